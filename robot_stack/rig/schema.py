@@ -1,0 +1,162 @@
+"""The rig description (`hardware.yaml`) as a typed schema.
+
+Field-level rules live here; rules that relate several fields (ids unique on a port, pairs join a
+leader to a follower, ...) live in `robot_stack.rig.checks`, so each message can name its exact path.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from robot_stack.rig.motor_catalog import BAUD_RATES, MOTOR_MODELS, OPERATING_MODES
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PidSpec(StrictModel):
+    p: int = Field(ge=0, le=16383)
+    i: int = Field(default=0, ge=0, le=16383)
+    d: int = Field(default=0, ge=0, le=16383)
+
+
+class ShadowSpec(StrictModel):
+    """A second motor on the same joint (ViperX shoulder/elbow) that follows its primary."""
+
+    id: int = Field(ge=0, le=252)
+    reverse: bool = True  # mounted facing the primary, so it turns the other way
+
+
+class MotorSpec(StrictModel):
+    id: int = Field(ge=0, le=252)
+    model: str
+    shadow: ShadowSpec | None = None
+    operating_mode: str | None = None  # None: position for joints, current_position for a follower gripper
+    current_limit_ma: float | None = Field(default=None, gt=0)
+    profile_velocity: int | None = Field(default=None, ge=0)
+    profile_acceleration: int | None = Field(default=None, ge=0)
+    pid: PidSpec | None = None
+
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        name = value.strip().lower()
+        if name not in MOTOR_MODELS:
+            raise ValueError(
+                f"unknown motor model '{value}'; known models: {', '.join(sorted(MOTOR_MODELS))}"
+            )
+        return name
+
+    @field_validator("operating_mode")
+    @classmethod
+    def _known_mode(cls, value: str | None) -> str | None:
+        if value is not None and value not in OPERATING_MODES:
+            raise ValueError(
+                f"unknown operating mode '{value}'; use one of: {', '.join(OPERATING_MODES)}"
+            )
+        return value
+
+
+class ArmSpec(StrictModel):
+    role: Literal["leader", "follower"]
+    side: Literal["left", "right", "center"]
+    port: str = Field(min_length=1)
+    baud_rate: int = 1_000_000
+    protocol: float = 2.0
+    return_delay_us: int = Field(default=0, ge=0, le=508)
+    motors: dict[str, MotorSpec] = Field(min_length=1)  # joint name → motor, in joint order
+    gripper: str | None = None  # the joint name of the gripper, if the arm has one
+
+    @field_validator("baud_rate")
+    @classmethod
+    def _known_baud(cls, value: int) -> int:
+        if value not in BAUD_RATES:
+            raise ValueError(
+                f"baud rate {value} is not one an X-series motor can use; "
+                f"use one of: {', '.join(str(b) for b in BAUD_RATES)}"
+            )
+        return value
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol_two(cls, value: float) -> float:
+        if value != 2.0:
+            raise ValueError(
+                f"protocol {value} is not supported; X-series motors speak protocol 2.0 — set protocol: 2.0"
+            )
+        return value
+
+    @property
+    def joint_names(self) -> list[str]:
+        return list(self.motors)
+
+
+class PairSpec(StrictModel):
+    leader: str
+    follower: str
+
+
+class ExposureSpec(StrictModel):
+    auto: bool = True
+    exposure_us: int | None = Field(default=None, gt=0)
+    gain: int | None = Field(default=None, ge=0)
+    white_balance_k: int | None = Field(default=None, ge=2000, le=10000)
+
+
+class CameraSpec(StrictModel):
+    driver: Literal["opencv", "realsense", "sim"]
+    device: str | int | None = None  # opencv: /dev/videoN or index; sim: the scene camera name
+    serial: str | None = None  # realsense: serial number
+    width: int = Field(default=640, gt=0, le=4096)
+    height: int = Field(default=480, gt=0, le=4096)
+    fps: int = Field(default=30, gt=0)
+    depth: bool = False  # realsense only
+    latency_ms: float = Field(default=0.0, ge=0)  # sim only: capture-to-delivery delay to model
+    exposure: ExposureSpec = ExposureSpec()
+
+
+class SafetySpec(StrictModel):
+    max_step_rad: float = Field(default=0.05, gt=0)  # per-tick joint step limit
+    max_gripper_step: float = Field(default=0.05, gt=0)  # per-tick gripper fraction step limit
+    ramp_in_s: float = Field(default=2.0, ge=0)
+    max_start_error_rad: float = Field(default=0.6, gt=0)  # refuse to start when farther apart
+    park_s: float = Field(default=3.0, gt=0)
+    torque_on_stop: Literal["keep", "off"] = "keep"
+
+
+class WatchdogSpec(StrictModel):
+    hold_after_s: float = Field(default=0.3, gt=0)  # no fresh plan → hold position
+    park_after_s: float = Field(default=2.0, gt=0)  # still none → park
+
+
+class DeploySpec(StrictModel):
+    plan_endpoint: str = "inproc://plan"
+    observation_endpoint: str = "inproc://observation"
+    command_endpoint: str = "ipc:///tmp/robot_stack/command.sock"
+    telemetry_endpoint: str = "ipc:///tmp/robot_stack/telemetry.sock"
+    curve_keys_dir: str | None = None
+    safety: SafetySpec = SafetySpec()
+    watchdog: WatchdogSpec = WatchdogSpec()
+
+
+class SimSpec(StrictModel):
+    task: str = "transfer_cube"
+    seed: int = 0
+    realtime: bool = True
+
+
+class RigSpec(StrictModel):
+    name: str = Field(min_length=1)
+    backend: Literal["sim", "hardware"]
+    control_rate_hz: float = Field(default=50.0, gt=0, le=1000)
+    arms: dict[str, ArmSpec] = Field(min_length=1)
+    pairs: list[PairSpec] = []
+    cameras: dict[str, CameraSpec] = {}
+    deploy: DeploySpec = DeploySpec()
+    sim: SimSpec | None = None
+
+    def arms_with_role(self, role: str) -> dict[str, ArmSpec]:
+        return {name: arm for name, arm in self.arms.items() if arm.role == role}
