@@ -152,6 +152,8 @@ class RigSpec(StrictModel):
     name: str = Field(min_length=1)
     backend: Literal["sim", "hardware"]
     control_rate_hz: float = Field(default=50.0, gt=0, le=1000)
+    # SCHED_FIFO priority of control-loop threads (needs root or CAP_SYS_NICE); 0 disables.
+    realtime_priority: int = Field(default=40, ge=0, le=99)
     arms: dict[str, ArmSpec] = Field(min_length=1)
     pairs: list[PairSpec] = []
     cameras: dict[str, CameraSpec] = {}

@@ -1,0 +1,219 @@
+"""A fixed-rate loop on absolute deadlines, with the statistics to prove it kept time.
+
+Tick k is due at t0 + k·dt. The loop sleeps until the deadline (see MonotonicClock), never
+sleeps a relative dt, so it cannot drift. When the body overruns past later deadlines those ticks
+are skipped and counted — the loop never bursts to catch up, because a burst of commands to a
+motor is worse than a missing one.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from robot_stack.clock import Clock, MonotonicClock
+from robot_stack.realtime import realtime_priority
+
+
+@dataclass(frozen=True)
+class Tick:
+    index: int  # position on the deadline grid; skipped ticks leave gaps
+    deadline: float  # when it was due (clock time)
+    start: float  # when the body started (clock time)
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+
+    @classmethod
+    def of(cls, seconds: np.ndarray) -> Percentiles:
+        if seconds.size == 0:
+            return cls(math.nan, math.nan, math.nan)
+        ms = seconds * 1e3
+        return cls(float(np.percentile(ms, 50)), float(np.percentile(ms, 99)), float(ms.max()))
+
+
+@dataclass(frozen=True)
+class LoopStats:
+    rate_hz: float
+    realtime: bool  # ran as a SCHED_FIFO thread
+    ticks: int  # bodies run
+    overruns: int  # bodies that ended after the next deadline
+    skipped_ticks: int  # deadlines dropped because of overruns
+    achieved_rate_hz: float
+    period_error: Percentiles  # |actual period − nominal|, between consecutive ticks
+    wake_latency: Percentiles  # body start − deadline
+    busy: Percentiles  # body duration
+    sections: dict[str, Percentiles] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Ring:
+    """Fixed-size history of float samples: no allocation per tick."""
+
+    def __init__(self, size: int):
+        self._data = np.zeros(size, dtype=np.float64)
+        self._n = 0
+
+    def add(self, value: float) -> None:
+        self._data[self._n % self._data.size] = value
+        self._n += 1
+
+    def values(self) -> np.ndarray:
+        return self._data[: min(self._n, self._data.size)].copy()
+
+    def clear(self) -> None:
+        self._n = 0
+
+
+class _Section:
+    __slots__ = ("_ring", "_t0")
+
+    def __init__(self, ring: _Ring):
+        self._ring = ring
+        self._t0 = 0.0
+
+    def __enter__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __exit__(self, *exc) -> None:
+        self._ring.add(time.perf_counter() - self._t0)
+
+
+class RateLoop:
+    """Runs a body at `rate_hz` on a clock's absolute deadlines and keeps timing statistics.
+
+    Use either `for tick in loop.ticks(stop): ...` or `loop.run(body, stop)`; time parts of the
+    body with `with loop.section("bus_read"): ...`. Statistics cover the last `history` ticks.
+    The thread iterating the loop runs at real-time `priority` where the OS allows (0: never).
+    """
+
+    def __init__(
+        self,
+        rate_hz: float,
+        clock: Clock | None = None,
+        priority: int = 40,
+        history: int = 1 << 16,
+    ):
+        if not rate_hz > 0:
+            raise ValueError(f"rate must be positive, got {rate_hz}")
+        self.rate_hz = float(rate_hz)
+        self.dt = 1.0 / self.rate_hz
+        self.clock = clock or MonotonicClock()
+        # Lockstep time needs no scheduling help; only real deadlines do.
+        self.priority = priority if isinstance(self.clock, MonotonicClock) else 0
+        self.realtime = False
+        self._history = history
+        self._period_error = _Ring(history)
+        self._wake = _Ring(history)
+        self._busy = _Ring(history)
+        self._sections: dict[str, _Section] = {}
+        self._section_rings: dict[str, _Ring] = {}
+        self._lock = threading.Lock()
+        self.reset_stats()
+
+    def reset_stats(self) -> None:
+        with self._lock:
+            for ring in (self._period_error, self._wake, self._busy, *self._section_rings.values()):
+                ring.clear()
+            self.tick_count = 0
+            self.overruns = 0
+            self.skipped_ticks = 0
+            self._first_start: float | None = None
+            self._last_start: float | None = None
+
+    def section(self, name: str) -> _Section:
+        sec = self._sections.get(name)
+        if sec is None:
+            ring = _Ring(self._history)
+            self._section_rings[name] = ring
+            sec = self._sections[name] = _Section(ring)
+        return sec
+
+    def ticks(
+        self,
+        stop: threading.Event | None = None,
+        max_ticks: int | None = None,
+        duration_s: float | None = None,
+    ) -> Iterator[Tick]:
+        with realtime_priority(self.priority) as self.realtime:
+            yield from self._ticks(stop, max_ticks, duration_s)
+
+    def _ticks(self, stop, max_ticks, duration_s) -> Iterator[Tick]:
+        clock = self.clock
+        t0 = clock.now()
+        end_time = t0 + duration_s if duration_s is not None else math.inf
+        k = 0
+        run = 0
+        while True:
+            deadline = t0 + k * self.dt
+            if deadline >= end_time or (max_ticks is not None and run >= max_ticks):
+                return
+            if stop is not None and stop.is_set():
+                return
+            clock.sleep_until(deadline)
+            start = clock.now()
+            self._record_start(deadline, start)
+            yield Tick(index=k, deadline=deadline, start=start)
+            run += 1
+            finished = clock.now()
+            self._busy.add(finished - start)
+            next_k = k + 1
+            if finished > t0 + next_k * self.dt:
+                # Overran: resume on the first deadline still ahead, never burst to catch up.
+                resume_k = math.floor((finished - t0) / self.dt) + 1
+                with self._lock:
+                    self.overruns += 1
+                    self.skipped_ticks += resume_k - next_k
+                next_k = resume_k
+            k = next_k
+
+    def run(
+        self,
+        body: Callable[[Tick], bool | None],
+        stop: threading.Event | None = None,
+        max_ticks: int | None = None,
+        duration_s: float | None = None,
+    ) -> LoopStats:
+        """Call body(tick) every period until stop is set, body returns False, or a limit is hit."""
+        for tick in self.ticks(stop, max_ticks, duration_s):
+            if body(tick) is False:
+                break
+        return self.stats()
+
+    def _record_start(self, deadline: float, start: float) -> None:
+        with self._lock:
+            self._wake.add(start - deadline)
+            if self._last_start is not None:
+                self._period_error.add(abs((start - self._last_start) - self.dt))
+            else:
+                self._first_start = start
+            self._last_start = start
+            self.tick_count += 1
+
+    def stats(self) -> LoopStats:
+        with self._lock:
+            span = (self._last_start or 0.0) - (self._first_start or 0.0)
+            achieved = (self.tick_count - 1) / span if span > 0 else math.nan
+            return LoopStats(
+                rate_hz=self.rate_hz,
+                realtime=self.realtime,
+                ticks=self.tick_count,
+                overruns=self.overruns,
+                skipped_ticks=self.skipped_ticks,
+                achieved_rate_hz=achieved,
+                period_error=Percentiles.of(self._period_error.values()),
+                wake_latency=Percentiles.of(self._wake.values()),
+                busy=Percentiles.of(self._busy.values()),
+                sections={n: Percentiles.of(r.values()) for n, r in self._section_rings.items()},
+            )
