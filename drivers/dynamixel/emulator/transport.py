@@ -1,0 +1,181 @@
+"""The emulator's end of the serial line: a pseudo-terminal, a reader thread and a timed writer.
+
+The host opens the slave side (`port_path`) with pyserial exactly as it would open /dev/ttyUSB0. We
+keep a slave descriptor open ourselves so the master never sees EIO when the host closes and
+reopens, and so we can read the line settings the host chose (its baud rate).
+
+Replies carry an absolute delivery time (time.perf_counter seconds). The writer thread sleeps
+until shortly before it and spins the rest, so a reply lands within tens of microseconds of its
+deadline without burning a core while it waits.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import os
+import select
+import termios
+import threading
+import time
+import tty
+from collections.abc import Callable
+from pathlib import Path
+
+_SPIN_S = 250e-6  # time.sleep overshoots by ~50-100 µs on Linux; spin the last stretch
+_PARTIAL_PACKET_TIMEOUT_S = 0.01  # a motor drops a packet whose bytes stop coming for this long
+
+_SPEEDS = {
+    getattr(termios, f"B{rate}"): rate
+    for rate in (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
+                 1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
+    if hasattr(termios, f"B{rate}")
+}
+
+
+def sleep_until(deadline: float) -> None:
+    """Wait until time.perf_counter() >= deadline: sleep most of the way, then spin."""
+    remaining = deadline - time.perf_counter()
+    if remaining > _SPIN_S:
+        time.sleep(remaining - _SPIN_S)
+    while time.perf_counter() < deadline:
+        pass
+
+
+class PtyTransport:
+    """Owns the pty pair, the optional stable symlink, and the reader and writer threads.
+
+    `on_data(data, arrival_time)` is called from the reader thread for every chunk the host writes;
+    `on_idle()` when a started packet stops receiving bytes. Call `send(data, deliver_at)` from it.
+    """
+
+    def __init__(self, on_data: Callable[[bytes, float], None], on_idle: Callable[[], None],
+                 link_path: str | os.PathLike | None = None, name: str = "dxl-emulator"):
+        self._on_data = on_data
+        self._on_idle = on_idle
+        self._link_path = Path(link_path) if link_path else None
+        self._name = name
+        self._master = self._slave = -1
+        self._wake_r = self._wake_w = -1
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._queue: list[tuple[float, int, bytes]] = []
+        self._queue_cv = threading.Condition()
+        self._seq = itertools.count()
+        self.slave_path = ""
+        self._in_flight = False  # the writer has taken a reply off the queue and not written it yet
+        self.partial = False  # set by the owner: a packet has started but not finished
+
+    # ---- lifecycle --------------------------------------------------------------------------
+    def open(self) -> None:
+        self._master, self._slave = os.openpty()
+        # Raw from the first byte: no echo (our replies would come back as requests), no CR/LF
+        # translation, no flow control. pyserial sets the same again when the host opens the port.
+        tty.setraw(self._slave)
+        # A real bus does not buffer: if the host is not reading, bytes are lost, never block us.
+        os.set_blocking(self._master, False)
+        self.slave_path = os.ttyname(self._slave)
+        if self._link_path is not None:
+            self._link_path.parent.mkdir(parents=True, exist_ok=True)
+            if self._link_path.is_symlink() or self._link_path.exists():
+                self._link_path.unlink()
+            self._link_path.symlink_to(self.slave_path)
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping.clear()
+        self._threads = [
+            threading.Thread(target=self._read_loop, name=f"{self._name}-rx", daemon=True),
+            threading.Thread(target=self._write_loop, name=f"{self._name}-tx", daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def close(self) -> None:
+        self._stopping.set()
+        if self._wake_w >= 0:
+            os.write(self._wake_w, b"x")
+        with self._queue_cv:
+            self._queue_cv.notify_all()
+        for t in self._threads:
+            t.join(timeout=2.0)
+        self._threads = []
+        if self._link_path is not None and self._link_path.is_symlink():
+            if os.readlink(self._link_path) == self.slave_path:
+                self._link_path.unlink()
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+            if fd >= 0:
+                os.close(fd)
+        self._master = self._slave = self._wake_r = self._wake_w = -1
+
+    @property
+    def port_path(self) -> str:
+        """What the host should open: the symlink when one was asked for, else the pty itself."""
+        return str(self._link_path) if self._link_path else self.slave_path
+
+    def host_baud_rate(self) -> int | None:
+        """The baud rate the host set on its end of the line; None when it used a custom divisor."""
+        try:
+            return _SPEEDS.get(termios.tcgetattr(self._slave)[5])
+        except termios.error:
+            return None
+
+    # ---- output ---------------------------------------------------------------------------------
+    def send(self, data: bytes, deliver_at: float) -> None:
+        """Queue bytes for the host, to arrive at `deliver_at` (perf_counter seconds)."""
+        with self._queue_cv:
+            if not self._queue and not self._in_flight and deliver_at <= time.perf_counter():
+                self._write_all(data)  # nothing ahead of it and already due: skip the thread hop
+                return
+            heapq.heappush(self._queue, (deliver_at, next(self._seq), data))
+            self._queue_cv.notify()
+
+    def _write_loop(self) -> None:
+        while not self._stopping.is_set():
+            with self._queue_cv:
+                while not self._queue and not self._stopping.is_set():
+                    self._queue_cv.wait()
+                if self._stopping.is_set():
+                    return
+                deadline = self._queue[0][0]
+                # Sleep outside the lock; recheck in case an earlier reply was queued meanwhile.
+                remaining = deadline - time.perf_counter()
+                if remaining > 2 * _SPIN_S:
+                    self._queue_cv.wait(timeout=remaining - 2 * _SPIN_S)
+                    continue
+                _, _, data = heapq.heappop(self._queue)
+                self._in_flight = True
+            sleep_until(deadline)
+            with self._queue_cv:
+                self._write_all(data)
+                self._in_flight = False
+
+    def _write_all(self, data: bytes) -> None:
+        try:
+            os.write(self._master, data)
+        except OSError:
+            pass  # the host's input queue is full or the pty is closing: the bytes are lost, as on a bus
+
+    # ---- input ----------------------------------------------------------------------------------
+    def _read_loop(self) -> None:
+        poller = select.poll()
+        poller.register(self._master, select.POLLIN)
+        poller.register(self._wake_r, select.POLLIN)
+        while not self._stopping.is_set():
+            timeout_ms = _PARTIAL_PACKET_TIMEOUT_S * 1000 if self.partial else None
+            events = poller.poll(timeout_ms)
+            now = time.perf_counter()
+            if self._stopping.is_set():
+                return
+            if not events:
+                self._on_idle()
+                continue
+            for fd, _ in events:
+                if fd != self._master:
+                    continue
+                try:
+                    data = os.read(self._master, 4096)
+                except OSError:
+                    data = b""
+                if data:
+                    self._on_data(data, now)
+                else:
+                    time.sleep(0.01)  # no slave open at the moment (EIO): do not spin
