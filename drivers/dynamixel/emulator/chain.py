@@ -105,6 +105,13 @@ class DynamixelChainEmulator:
             raise RuntimeError("the emulator is not started; call start() first")
         return self._transport.port_path
 
+    @property
+    def pty_path(self) -> str:
+        """The pseudo-terminal itself (/dev/pts/N), whether or not a link was asked for."""
+        if not self._running:
+            raise RuntimeError("the emulator is not started; call start() first")
+        return self._transport.slave_path
+
     # ---- motors and hooks -------------------------------------------------------------------------
     @property
     def motors(self) -> list[EmulatedMotor]:

@@ -77,8 +77,11 @@ class PtyTransport:
         self.slave_path = os.ttyname(self._slave)
         if self._link_path is not None:
             self._link_path.parent.mkdir(parents=True, exist_ok=True)
-            if self._link_path.is_symlink() or self._link_path.exists():
-                self._link_path.unlink()
+            if self._link_path.is_symlink():
+                self._link_path.unlink()  # a stale link from an emulator that died
+            elif self._link_path.exists():
+                self._close_fds()
+                raise FileExistsError(f"{self._link_path} exists and is not a symlink; not replacing it")
             self._link_path.symlink_to(self.slave_path)
         self._wake_r, self._wake_w = os.pipe()
         self._stopping.clear()
@@ -101,6 +104,9 @@ class PtyTransport:
         if self._link_path is not None and self._link_path.is_symlink():
             if os.readlink(self._link_path) == self.slave_path:
                 self._link_path.unlink()
+        self._close_fds()
+
+    def _close_fds(self) -> None:
         for fd in (self._master, self._slave, self._wake_r, self._wake_w):
             if fd >= 0:
                 os.close(fd)
