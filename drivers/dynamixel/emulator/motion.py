@@ -23,18 +23,22 @@ def ticks_per_second(velocity_units: float, resolution: int) -> float:
 class IdealServo:
     def __init__(self) -> None:
         self._last: dict[int, float] = {}
+        self._driving: set[int] = set()
 
     def __call__(self, motors: list[EmulatedMotor], now: float) -> None:
         for m in motors:
             last = self._last.get(id(m), now)
             self._last[id(m)] = now
-            self._advance(m, max(0.0, now - last))
+            if m.torque_enabled:
+                self._driving.add(id(m))
+                self._advance(m, max(0.0, now - last))
+            elif id(m) in self._driving:
+                # Torque just went off: the shaft stops. Otherwise leave it to whoever set it.
+                self._driving.discard(id(m))
+                m.set_raw_velocity(0.0)
 
     @staticmethod
     def _advance(m: EmulatedMotor, dt: float) -> None:
-        if not m.torque_enabled:
-            m.set_raw_velocity(0.0)
-            return
         mode = m.get("operating_mode")
         resolution = m.table.model.resolution
         if mode in _POSITION_MODES:
