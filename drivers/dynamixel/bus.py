@@ -55,9 +55,10 @@ class MotorInfo:
 
 @dataclass
 class BusStats:
-    transactions: int = 0
+    transactions: int = 0  # calls (a retried call counts once)
     retries: int = 0
     failures: int = 0  # calls that exhausted the retry budget
+    unattributed_errors: int = 0  # failed attempts no single motor could be blamed for
 
 
 class DynamixelBus:
@@ -197,28 +198,34 @@ class DynamixelBus:
 
     # -- retries and failure reporting -----------------------------------------------------------
     def _attempts(self, what: str, attempt: Callable[[], T], ids: Sequence[int]) -> T:
-        """Run `attempt` until it succeeds or the retry budget is spent; then raise a named error."""
+        """Run `attempt` until it succeeds or the retry budget is spent; then raise a named error.
+
+        The budget counts attempts that got nothing: a group read that lost one motor's reply but
+        kept the others' retries only the rest, and that partial progress does not use up the
+        budget (it cannot go on forever: each such attempt completes at least one more motor).
+        """
         with self._lock:
             transport = self.transport
-            last: AttemptFailed | None = None
-            for n in range(self.retries + 1):
-                self.stats.transactions += 1
-                if n:
-                    self.stats.retries += 1
+            budget = self.retries
+            self.stats.transactions += 1
+            while True:
                 try:
                     return attempt()
                 except AttemptFailed as failed:
-                    last = failed
                     self._count(failed, ids)
+                    if not failed.progress:
+                        if budget == 0:
+                            self.stats.failures += 1
+                            raise self._failure_error(what, failed, ids) from None
+                        budget -= 1
+                    self.stats.retries += 1
                     self.recover(transport)
-            self.stats.failures += 1
-            assert last is not None
-            raise self._failure_error(what, last, ids)
 
     def _count(self, failed: AttemptFailed, ids: Sequence[int]) -> None:
-        blamed = [failed.motor_id] if failed.motor_id is not None else list(ids)
-        for motor_id in blamed:
-            self.error_counts[motor_id] = self.error_counts.get(motor_id, 0) + 1
+        if failed.motor_id is None:
+            self.stats.unattributed_errors += 1  # e.g. a whole combined reply lost
+        else:
+            self.error_counts[failed.motor_id] = self.error_counts.get(failed.motor_id, 0) + 1
 
     def recover(self, transport: Transport | None = None) -> None:
         """Let the line go quiet after a failed attempt, so a retry does not collide with late replies."""

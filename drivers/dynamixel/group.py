@@ -136,7 +136,7 @@ class GroupReader:
                 except AttemptFailed as failed:
                     # Retry this call with plain sync read: it can keep the replies that did arrive.
                     state["fast"] = False
-                    state["fast_silent"] = failed.result == COMM_RX_TIMEOUT and failed.motor_id == self.ids[0]
+                    state["fast_silent"] = failed.result == COMM_RX_TIMEOUT and failed.motor_id is None
                     raise
                 if any(e & 0x7F == STATUS_ERROR_INSTRUCTION for e, _ in replies.values()):
                     self._downgrade("the motors answered fast sync read with an instruction error")
@@ -149,7 +149,9 @@ class GroupReader:
             try:
                 replies, t = transport.sync_read(remaining, self.address, self.length)
             except AttemptFailed as failed:
-                done.update(getattr(failed, "partial", {}))
+                partial = getattr(failed, "partial", {})
+                failed.progress = bool(partial)
+                done.update(partial)
                 raise
             self._check(replies)
             done.update(replies)
@@ -183,7 +185,9 @@ def _bulk(bus: DynamixelBus, requests, what: str, check):
         try:
             replies, t = bus.transport.bulk_read(remaining)
         except AttemptFailed as failed:
-            done.update(getattr(failed, "partial", {}))
+            partial = getattr(failed, "partial", {})
+            failed.progress = bool(partial)
+            done.update(partial)
             raise
         check(replies)
         done.update(replies)

@@ -36,6 +36,7 @@ class AttemptFailed(Exception):
         self.result = result  # an SDK COMM_* code
         self.motor_id = motor_id  # the motor whose reply was missing or bad, where known
         self.status_error = status_error  # a motor's reply said "CRC error" for our instruction
+        self.progress = False  # some replies of a group arrived intact before the failure
 
 
 Reply = tuple[int, bytes]  # (status error byte, data)
@@ -158,15 +159,17 @@ class Transport:
         if result != COMM_SUCCESS:
             if rx and len(rx) >= expected:
                 raise AttemptFailed(result, self._first_bad_segment(rx, ids, segment))
+            if not rx:
+                raise AttemptFailed(COMM_RX_TIMEOUT, None)  # nothing at all: no one to blame
             # The segments that did arrive tell which motor the chain broke at: the first expected id
             # that is not where it should be (a silent motor leaves its segment out).
-            received = max(0, len(rx) - FAST_REPLY_HEADER) // segment if rx else 0
+            received = max(0, len(rx) - FAST_REPLY_HEADER) // segment
             suspect = ids[received] if received < n else None
             for k in range(received):
                 if rx[FAST_REPLY_HEADER + k * segment + 1] != ids[k]:
                     suspect = ids[k]
                     break
-            raise AttemptFailed(COMM_RX_TIMEOUT if not rx else result, suspect)
+            raise AttemptFailed(result, suspect)
         if len(rx) > expected:
             # The reply was byte-stuffed (FF FF FD inside the data); the SDK leaves fast replies as
             # they came, so undo it here before slicing segments.
