@@ -65,7 +65,8 @@ class ProtocolEngine:
     def handle(self, pkt: p.Packet, host_baud: int | None) -> list[Reply]:
         """Execute one instruction packet; return the status packets in bus order."""
         if self.before_reply is not None and pkt.crc_ok:
-            ids = _ids_read(pkt)
+            known = {m.id for m in self.motors}
+            ids = [i for i in _ids_read(pkt) if i in known]
             if ids:
                 # Outside the lock: the physics may take its own locks and call back into the motors.
                 self.before_reply(ids)
