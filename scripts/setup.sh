@@ -30,6 +30,7 @@ fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 # torch first, pinned, so nothing later resolves "torch" to the multi-GB CUDA build.
 "${PIP[@]}" install "torch==2.13.0"
-"${PIP[@]}" install --no-deps "gym-aloha==0.1.5"
 "${PIP[@]}" install -e ".[dev]"
+# Last and without dependencies: only its MuJoCo model files are used (see docs/architecture.md).
+"${PIP[@]}" install --no-deps "gym-aloha==0.1.5"
 echo "setup: done ($VENV)"
