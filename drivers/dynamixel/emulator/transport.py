@@ -77,6 +77,11 @@ class PtyTransport:
         self.slave_path = os.ttyname(self._slave)
         if self._link_path is not None:
             self._link_path.parent.mkdir(parents=True, exist_ok=True)
+            if self._link_path.is_symlink() and self._link_path.exists():
+                # The link resolves to a pty someone still holds open: another emulator serves it.
+                target = os.readlink(self._link_path)
+                self._close_fds()
+                raise FileExistsError(f"{self._link_path} is taken: it links to {target}, which is still open")
             if self._link_path.is_symlink():
                 self._link_path.unlink()  # a stale link from an emulator that died
             elif self._link_path.exists():

@@ -1,0 +1,190 @@
+"""SimRig: the whole simulated rig — physics, emulated servo chains on the rig file's ports, the
+scripted operator at the leaders — driven in real time or in lockstep.
+
+Everything above the serial ports (drivers, calibration, teleop, record, deploy) talks to it exactly
+as to hardware. Real time: a thread steps physics against the monotonic clock. Lockstep: the caller
+owns time through `clock` (a LockstepClock whose advances step the physics first).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig
+from drivers.sim.assembly import ArmAssembly
+from drivers.sim.scene import SimScene
+from drivers.sim.scripted_operator import ScriptedOperator
+from drivers.sim.servo_binding import FollowerBinding, LeaderBinding
+from drivers.sim.task_base import HOME, check_seed
+from robot_stack.clock import Clock, LockstepClock, MonotonicClock
+from robot_stack.errors import RobotStackError
+from robot_stack.rate_loop import RateLoop
+from robot_stack.rig.schema import RigSpec
+
+PHYSICS_RATE_HZ = 250  # how often the real-time thread catches physics up with the wall clock
+
+
+class SimRig:
+    def __init__(self, rig: RigSpec, task: str | None = None, seed: int | None = None, realtime: bool = True,
+                 wire_timing: bool = False, assembly_seed: int = 0, operator: bool = True):
+        if rig.backend != "sim":
+            raise RobotStackError(
+                f"rig '{rig.name}' has backend '{rig.backend}'; the simulator serves only sim rigs",
+                hint="use the root hardware.yaml, or set backend: sim",
+            )
+        sim = rig.sim
+        self.rig = rig
+        self.task_name = task or (sim.task if sim else "transfer_cube")
+        self.seed = check_seed(seed if seed is not None else (sim.seed if sim else 0))
+        self.realtime = realtime
+        self.wire_timing = wire_timing
+        self.operator_enabled = operator
+        self.assemblies = {name: ArmAssembly(name, arm, assembly_seed) for name, arm in rig.arms.items()}
+        self.scene: SimScene | None = None
+        self.operator: ScriptedOperator | None = None
+        self.chains: dict[str, DynamixelChainEmulator] = {}
+        self.leaders: dict[str, LeaderBinding] = {}
+        self.followers: dict[str, FollowerBinding] = {}
+        self.clock: Clock = MonotonicClock() if realtime else LockstepClock(step_to=self._step_physics)
+        self._t0 = 0.0  # clock time at which the scene's time was zero
+        self._stop = threading.Event()
+        self._physics_thread: threading.Thread | None = None
+
+    # lifecycle
+    def open(self) -> SimRig:
+        self.scene = SimScene(self.task_name, self.seed)
+        try:
+            for name, arm in self.rig.arms.items():
+                self._start_chain(name, arm)
+        except BaseException:
+            self.close()
+            raise
+        self.reset(self.seed)
+        if self.realtime:
+            self._stop.clear()
+            self._physics_thread = threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)
+            self._physics_thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._physics_thread is not None:
+            self._physics_thread.join(timeout=2)
+            self._physics_thread = None
+        for chain in self.chains.values():
+            chain.stop()
+        self.chains.clear()
+        if self.scene is not None:
+            self.scene.close()
+
+    @property
+    def is_ready(self) -> bool:
+        return bool(self.chains) and self.scene is not None and self.scene.is_ready
+
+    def __enter__(self) -> SimRig:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # episodes
+    def reset(self, seed: int | None = None, task: str | None = None) -> None:
+        """New object poses (and optionally a new task); arms home; the operator restarts."""
+        if task is not None and task != self.task_name:
+            self.scene.close()
+            self.scene = SimScene(task, self.seed if seed is None else seed)
+            self.task_name = task
+            for binding in self.followers.values():
+                binding.scene = self.scene
+        self.seed = check_seed(self.seed if seed is None else seed)
+        self.scene.reset(self.seed)
+        self._t0 = self.clock.now()
+        for binding in self.leaders.values():
+            binding.place(HOME)
+        self.operator = ScriptedOperator(self.task_name, self.seed) if self.operator_enabled else None
+        self._attach_operator()
+
+    def set_operator(self, enabled: bool) -> None:
+        self.operator_enabled = enabled
+        if enabled and self.operator is None:
+            self.operator = ScriptedOperator(self.task_name, self.seed)
+        self._attach_operator()
+
+    def sim_time(self) -> float:
+        return self.clock.now() - self._t0
+
+    def success(self) -> bool:
+        return self.scene.success()
+
+    def status(self) -> dict:
+        task = self.scene.task_status()
+        return {
+            "task": self.task_name,
+            "seed": self.seed,
+            "sim_time": round(self.scene.time, 4),
+            "success": bool(task.success),
+            "operator": self.operator_enabled,
+            "operator_duration": round(self.operator.duration, 3) if self.operator else None,
+            "realtime": self.realtime,
+            "ports": {name: chain.port_path for name, chain in self.chains.items()},
+        }
+
+    def truth(self) -> dict[str, dict]:
+        """How every simulated motor is mounted (what calibration should find)."""
+        return {name: assembly.truth() for name, assembly in self.assemblies.items()}
+
+    # internals
+    def _start_chain(self, name: str, arm) -> None:
+        assembly = self.assemblies[name]
+        side = arm.side
+        configs = []
+        for motor_id, mount in assembly.mounts.items():
+            model = next(m.model for m in arm.motors.values() if m.id == motor_id or
+                         (m.shadow is not None and m.shadow.id == motor_id))
+            configs.append(EmulatedMotorConfig(id=motor_id, model=model, baud_rate=arm.baud_rate,
+                                               raw_position=mount.raw(HOME[mount.joint_index])))
+        chain = DynamixelChainEmulator(
+            configs, baud_rate=arm.baud_rate, wire_timing=self.wire_timing, link_path=arm.port,
+            seed=self.seed, motion=None if arm.role == "follower" else "ideal", name=name,
+        )
+        try:
+            chain.start()
+        except FileExistsError as exc:
+            raise RobotStackError(
+                f"cannot serve arm '{name}' on {arm.port}: {exc}",
+                hint="another `robot-stack sim` is running on this rig file; stop it, or give this rig other ports",
+            ) from None
+        self.chains[name] = chain
+        gripper_index = arm.joint_names.index(arm.gripper) if arm.gripper else None
+        if arm.role == "follower":
+            self.followers[name] = FollowerBinding(self.scene, side, chain, assembly, gripper_index)
+        else:
+            self.leaders[name] = LeaderBinding(side, chain, assembly, self.sim_time)
+
+    def _attach_operator(self) -> None:
+        for name, binding in self.leaders.items():
+            side = self.rig.arms[name].side
+            if self.operator_enabled and self.operator is not None and side in ("left", "right"):
+                operator = self.operator
+                binding.pose_at = lambda t, s=side, op=operator: op.target(s, t)
+            else:
+                binding.pose_at = None
+
+    def _step_physics(self, t: float) -> None:
+        if self.scene is not None:
+            self.scene.step_to(t - self._t0)
+
+    def _physics_loop(self) -> None:
+        loop = RateLoop(PHYSICS_RATE_HZ, self.clock, priority=0)
+        for _tick in loop.ticks(stop=self._stop):
+            self._step_physics(self.clock.now())
+
+
+def lockstep_advance(rig: SimRig, dt: float) -> None:
+    """Move a lockstep rig's time forward by dt (physics first)."""
+    if not isinstance(rig.clock, LockstepClock):
+        raise RuntimeError("lockstep_advance needs a rig opened with realtime=False")
+    rig.clock.advance(dt)
+
+
+__all__ = ["SimRig", "lockstep_advance"]
