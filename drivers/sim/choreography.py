@@ -39,7 +39,7 @@ class HumanStyle:
             tempo=float(rng.uniform(0.9, 1.15)),
             duration_jitter=0.08,
             max_reaction_s=0.15,
-            hesitation_p=float(rng.uniform(0.05, 0.2)),
+            hesitation_p=float(rng.uniform(0.03, 0.12)),
             tremor_rad=float(rng.uniform(0.0005, 0.0015)),
         )
 

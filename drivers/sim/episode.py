@@ -4,6 +4,7 @@ follower targets at the control rate, optionally late and quantised the way the 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,8 @@ class EpisodeResult:
     success: bool
     status: TaskStatus
     strategy: dict
-    duration_s: float
+    duration_s: float  # sim seconds
+    physics_wall_s: float  # host seconds spent stepping physics
 
 
 def quantise(q7: np.ndarray, joint_quantum_rad: float, gripper_quantum: float) -> np.ndarray:
@@ -51,14 +53,17 @@ def run_scripted_episode(
     clock = LockstepClock(start=0.0, step_to=scene.step_to)
     dt = 1.0 / control_hz
     tick = 0
+    physics_s = 0.0
     while clock.now() < operator.duration:
         t = clock.now()
         for side in ARM_SIDES:
             target = operator.target(side, t - delay_s)
             scene.set_follower_targets(side, quantise(target, joint_quantum_rad, gripper_quantum))
         tick += 1
-        clock.sleep_until(tick * dt)
+        started = time.perf_counter()
+        clock.sleep_until(tick * dt)  # steps the physics up to the next tick
+        physics_s += time.perf_counter() - started
     status = scene.task_status()
     return EpisodeResult(
-        operator.task.name, seed, status.success, status, operator.strategy, operator.duration
+        operator.task.name, seed, status.success, status, operator.strategy, operator.duration, physics_s
     )

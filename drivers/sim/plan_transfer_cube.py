@@ -65,14 +65,14 @@ def build(choreo: Choreography, model, layout: dict[str, ObjectPose], strategy: 
     receive = Pose(take, r_rot)
     pre_receive = receive.shifted(towards_receiver * rng.uniform(0.08, 0.1))
 
-    choreo.pause(rng.uniform(0.3, 0.7))  # the operator takes in the scene
+    choreo.pause(rng.uniform(0.2, 0.5))  # the operator takes in the scene
     choreo.phase({giver: Move(pre_grasp, 1.2, OPEN)})
-    choreo.phase({giver: Move(grasp, 0.9, line=True)})
-    choreo.phase({giver: Move(None, 0.5, CLOSED)}, settle=0.25)
+    choreo.phase({giver: Move(grasp, 0.8, line=True)})
+    choreo.phase({giver: Move(None, 0.45, CLOSED)}, settle=0.2)
     choreo.phase({giver: Move(lift, 0.7, line=True)})
     choreo.phase({giver: Move(present, 1.3), receiver: Move(pre_receive, 1.4, OPEN)}, settle=0.15)
-    choreo.phase({receiver: Move(receive, 0.8, line=True)})
-    choreo.phase({receiver: Move(None, 0.5, CLOSED)}, settle=0.25)
+    choreo.phase({receiver: Move(receive, 0.7, line=True)})
+    choreo.phase({receiver: Move(None, 0.45, CLOSED)}, settle=0.2)
     choreo.phase({giver: Move(None, 0.4, OPEN)}, settle=0.15)
     back = present.shifted(-towards_receiver * 0.1)
     keep = receive.shifted(towards_receiver * 0.04 + [0, 0, 0.02])

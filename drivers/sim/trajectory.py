@@ -15,6 +15,10 @@ import numpy as np
 from drivers.sim.kinematics import ArmKinematics, rotation_about, rotation_vector
 
 SAMPLE_HZ = 100.0
+# A swing takes at least long enough that no joint passes this speed (min-jerk peaks at 1.875x the
+# mean): about what a relaxed operator does, and inside the deploy safety filter's per-tick step
+# limit (0.05 rad at 50 Hz), so a policy that imitates these demonstrations is not clipped.
+MAX_JOINT_SPEED = 2.0  # rad/s
 
 
 def min_jerk(s):
@@ -80,11 +84,14 @@ class ArmScript:
 
     def move(self, pose: Pose | None, duration: float, grip: float | None = None, line: bool = False) -> None:
         """Go to `pose` (None: stay) in `duration` s; the gripper goes to `grip` over the same time."""
+        start_pose, q0 = self.pose, self.q
+        q1 = None if pose is None or line else self.solve(pose, q0)
+        if q1 is not None:
+            duration = max(duration, 1.875 * float(np.max(np.abs(q1 - q0))) / MAX_JOINT_SPEED)
         n = max(1, int(round(duration / self.dt)))
         phases = min_jerk(np.arange(1, n + 1) / n)
         g0 = self.grip_rows[-1]
         g1 = g0 if grip is None else float(grip)
-        start_pose, q0 = self.pose, self.q
         if pose is None:
             rows = [q0] * n
         elif line:
@@ -93,7 +100,6 @@ class ArmScript:
                 q = self.solve(start_pose.interpolate(pose, s), q)
                 rows.append(q)
         else:
-            q1 = self.solve(pose, q0)
             rows = [q0 + s * (q1 - q0) for s in phases]
         self.q_rows.extend(rows)
         self.grip_rows.extend(g0 + phases * (g1 - g0))
