@@ -219,7 +219,7 @@ class DynamixelBus:
                             raise self._failure_error(what, failed, ids) from None
                         budget -= 1
                     self.stats.retries += 1
-                    self.recover(transport)
+                    self.recover(transport, timed_out=failed.result == COMM_RX_TIMEOUT)
 
     def _count(self, failed: AttemptFailed, ids: Sequence[int]) -> None:
         if failed.motor_id is None:
@@ -227,10 +227,16 @@ class DynamixelBus:
         else:
             self.error_counts[failed.motor_id] = self.error_counts.get(failed.motor_id, 0) + 1
 
-    def recover(self, transport: Transport | None = None) -> None:
-        """Let the line go quiet after a failed attempt, so a retry does not collide with late replies."""
+    def recover(self, transport: Transport | None = None, *, timed_out: bool = True) -> None:
+        """Let the line go quiet after a failed attempt, so a retry does not collide with late replies
+        (and a late reply is not taken for the answer to the next instruction: Protocol 2.0 status
+        packets carry no sequence number). After a timeout, quiet means silent for as long as a reply
+        may be late; after a damaged reply, only the rest of the group can still be on the wire."""
         port = (transport or self.transport).port
-        port.wait_quiet(quiet_ms=max(0.5, 30 * port.tx_time_per_byte), limit_ms=20.0)
+        quiet_ms = max(0.5, 30 * port.tx_time_per_byte)
+        if timed_out:
+            quiet_ms = max(quiet_ms, port.reply_allowance_ms())
+        port.wait_quiet(quiet_ms=quiet_ms, limit_ms=max(20.0, 4 * quiet_ms))
 
     def _failure_error(self, what: str, failed: AttemptFailed, ids: Sequence[int]) -> Exception:
         tries = self.retries + 1
@@ -257,14 +263,18 @@ class DynamixelBus:
         )
 
     def _silent_motors(self, ids: Sequence[int], failed: AttemptFailed) -> list[int]:
-        """Which of `ids` do not answer a ping now (one quick try each)."""
+        """Which of `ids` do not answer a ping now (two tries each, so one lost reply does not
+        get a healthy motor named in the error)."""
         silent = []
         for motor_id in ids:
-            try:
-                self.transport.ping(motor_id)
-            except AttemptFailed:
+            for _ in range(2):
+                try:
+                    self.transport.ping(motor_id)
+                    break
+                except AttemptFailed:
+                    self.recover()
+            else:
                 silent.append(motor_id)
-                self.recover()
         if not silent and failed.motor_id is not None and failed.result == COMM_RX_TIMEOUT:
             silent = [failed.motor_id]  # answers pings, but not this instruction
         return silent

@@ -79,6 +79,9 @@ class Transport:
         data, result, error = self.ph.readTxRx(self.port, motor_id, address, length)
         if result != COMM_SUCCESS:
             raise AttemptFailed(result, motor_id)
+        if len(data) != length and (data or not error & 0x7F):
+            # A status packet of another length is a late reply to an earlier instruction, not ours.
+            raise AttemptFailed(COMM_RX_CORRUPT, motor_id)
         return error, bytes(data)
 
     def write(self, motor_id: int, address: int, data: list[int]) -> int:
@@ -135,7 +138,7 @@ class Transport:
                 exc = AttemptFailed(result, motor_id)
                 exc.partial = replies  # type: ignore[attr-defined]
                 raise exc
-            if len(data) != length and not error & 0x7F:
+            if len(data) != length and (data or not error & 0x7F):  # not the reply to this read
                 exc = AttemptFailed(COMM_RX_CORRUPT, motor_id)
                 exc.partial = replies  # type: ignore[attr-defined]
                 raise exc
