@@ -1,0 +1,75 @@
+"""Training samples over episodes: a short observation history and the actions that follow.
+
+Sample i of an episode is anchored at tick i (the "current" observation):
+- observations at ticks i − (n_obs − 1)·stride, …, i (before the start: the first tick repeated), each
+  with every camera's frame chosen by the recorded tick → frame alignment;
+- `horizon` actions at ticks starting with the oldest observation's, every `stride` ticks. Past the
+  episode's end the last action is repeated and `action_mask` is False there.
+
+States and actions come out normalised; images come out as resized uint8 (crop and jitter are applied
+batch-wise on the training device, see `policies.images`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from policies.episodes import Episode, check_episode
+from policies.images import resize_frame
+from policies.normalize import Normalizer
+
+
+class EpisodeDataset(Dataset):
+    def __init__(self, episodes: Sequence[Episode], cameras: Sequence[str], image_size: tuple[int, int],
+                 n_obs_steps: int, horizon: int, stride: int, normalizer: Normalizer, cache_frames: bool = True):
+        self.episodes = list(episodes)
+        self.cameras = list(cameras)
+        self.image_size = tuple(image_size)
+        self.n_obs_steps, self.horizon, self.stride = n_obs_steps, horizon, stride
+        self.normalizer = normalizer
+        self.cache: dict[tuple[int, str, int], np.ndarray] | None = {} if cache_frames else None
+        state_dim = len(normalizer.state_stats.mean)
+        action_dim = len(normalizer.action_stats.mean)
+        self._obs, self._act, self._ticks, index = [], [], [], []
+        for e, episode in enumerate(self.episodes):
+            check_episode(episode, self.cameras, state_dim, action_dim)
+            self._obs.append(normalizer.state(np.asarray(episode.observation, dtype=np.float32)))
+            self._act.append(normalizer.action(np.asarray(episode.action, dtype=np.float32)))
+            self._ticks.append({c: np.asarray(episode.frame_index(c), dtype=np.int64) for c in self.cameras})
+            index.append(np.stack([np.full(len(self._obs[-1]), e), np.arange(len(self._obs[-1]))], axis=1))
+        self.index = np.concatenate(index, axis=0) if index else np.zeros((0, 2), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        e, tick = (int(v) for v in self.index[i])
+        n = len(self._obs[e])
+        first = tick - (self.n_obs_steps - 1) * self.stride
+        obs_ticks = np.clip(first + np.arange(self.n_obs_steps) * self.stride, 0, n - 1)
+        act_ticks = first + np.arange(self.horizon) * self.stride
+        mask = act_ticks < n
+        act_ticks = np.clip(act_ticks, 0, n - 1)
+        images = np.stack([
+            np.stack([self._frame(e, camera, int(self._ticks[e][camera][t])) for camera in self.cameras])
+            for t in obs_ticks
+        ])  # (T, N, H, W, 3)
+        return {
+            "images": torch.from_numpy(images).permute(0, 1, 4, 2, 3).contiguous(),
+            "state": torch.from_numpy(self._obs[e][obs_ticks]),
+            "action": torch.from_numpy(self._act[e][act_ticks]),
+            "action_mask": torch.from_numpy(mask),
+        }
+
+    def _frame(self, e: int, camera: str, index: int) -> np.ndarray:
+        if self.cache is None:
+            return resize_frame(self.episodes[e].frame(camera, index), self.image_size)
+        key = (e, camera, index)
+        frame = self.cache.get(key)
+        if frame is None:
+            frame = self.cache[key] = resize_frame(self.episodes[e].frame(camera, index), self.image_size)
+        return frame
