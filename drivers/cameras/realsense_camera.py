@@ -130,8 +130,6 @@ class RealSenseCamera(Camera):
     def _read(self, timeout_s: float) -> Capture | None:
         ok, frames = self._pipeline.try_wait_for_frames(max(1, int(timeout_s * 1000)))
         if not ok:
-            if self._playback is not None and str(self._playback.current_status()).endswith("stopped"):
-                self._ended = True
             return None
         t_host = self.clock.now()
         if self._align is not None:
@@ -156,6 +154,9 @@ class RealSenseCamera(Camera):
         )
 
     def _stall_reason(self) -> tuple[str | None, str | None]:
+        playback = self._playback
+        if playback is not None and str(playback.current_status()).endswith("stopped"):
+            self._ended = True  # remembered: the playback handle goes away at close()
         if self._ended:
             return (
                 f"the recording {self.playback_file} ended",
