@@ -1,5 +1,8 @@
 """Cameras from rig-file specs."""
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -61,3 +64,12 @@ def test_open_cameras_closes_the_opened_ones_when_one_fails(video, monkeypatch):
         open_cameras(specs)
     assert [c.name for c in opened] == ["top", "wrist"]
     assert not any(c.is_open for c in opened)
+
+
+def test_realsense_is_imported_only_when_a_realsense_camera_opens(monkeypatch):
+    code = "import sys, drivers.cameras; print('pyrealsense2' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+    monkeypatch.setitem(sys.modules, "pyrealsense2", None)  # as on a machine without it
+    with pytest.raises(RobotStackError, match=r"camera 'wrist'.*pyrealsense2 is not installed"):
+        make_camera("wrist", CameraSpec(driver="realsense", serial="1")).open()

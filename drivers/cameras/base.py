@@ -60,7 +60,6 @@ class Camera(ABC):
         # None: open() does not wait for a first frame (a simulator may render only once time moves)
         self.first_frame_timeout_s = first_frame_timeout_s
         self.on_stall = on_stall
-        self.notes: list[str] = []  # settings the driver could not apply but that do not stop it
         self._ring = FrameRing(ring_size)
         self._lock = threading.Lock()
         self._new_frame = threading.Condition(self._lock)
@@ -269,6 +268,7 @@ class Camera(ABC):
         return min(max(self.period_s, 0.05), 0.25)
 
     def _reset_stream(self) -> None:
+        self.notes: list[str] = []  # settings the driver could not apply but that do not stop it
         self._ring.clear()
         self._counter = StreamCounter(self.spec.fps)
         self._latest: Frame | None = None

@@ -56,7 +56,7 @@ class OpenCVCamera(Camera):
             raise open_failure(self.name, source)
         try:
             if not source.is_file:
-                self.notes = configure_uvc(cap, self.name, source.path, self.spec)
+                self.notes.extend(configure_uvc(cap, self.name, source.path, self.spec))
             check_size(cap, self.name, source.path, self.spec, is_file=source.is_file)
         except BaseException:
             cap.release()

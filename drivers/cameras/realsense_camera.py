@@ -99,7 +99,6 @@ class RealSenseCamera(Camera):
         self._domain, self._ended = None, False
 
     def _setup_device(self, rs, device) -> None:
-        self.notes = []
         if self.playback_file is not None:
             self._playback = device.as_playback()
             self._playback.set_real_time(self.playback_real_time)
