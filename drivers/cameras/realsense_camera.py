@@ -131,17 +131,16 @@ class RealSenseCamera(Camera):
         if not ok:
             return None
         t_host = self.clock.now()
-        if self._align is not None:
+        # a frameset the syncer let through without its depth half keeps its colour frame, depth=None
+        has_depth = self._align is not None and bool(frames.get_depth_frame())
+        if has_depth:
             frames = self._align.process(frames)
         color = frames.get_color_frame()
         if not color:
             return None
         # librealsense recycles frame memory once the frame is released: keep our own copy
         image = np.asanyarray(color.get_data()).copy()
-        depth = None
-        if self._align is not None:
-            depth_frame = frames.get_depth_frame()
-            depth = np.asanyarray(depth_frame.get_data()).copy() if depth_frame else None
+        depth = np.asanyarray(frames.get_depth_frame().get_data()).copy() if has_depth else None
         if self._domain is None:
             self._domain = str(color.get_frame_timestamp_domain()).rsplit(".", 1)[-1]
         return Capture(
