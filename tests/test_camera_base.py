@@ -175,3 +175,17 @@ def test_lifecycle(clock):
     assert not camera.connected and not camera.is_open and not camera.stalled
     assert len(camera.drain()) == 1  # the last frames survive close()
     assert not any(t.name.startswith("camera-top") for t in threading.enumerate())
+
+
+def test_a_stall_callback_may_close_the_camera(clock):
+    closed = threading.Event()
+
+    def close_it(error):
+        camera.close()
+        closed.set()
+
+    camera = PushCamera("top", SPEC, clock=clock, first_frame_timeout_s=None, on_stall=close_it)
+    camera.open()
+    camera.push(0.0)
+    clock.advance_to(10 * PERIOD)
+    assert closed.wait(2.0) and not camera.is_open and not camera.connected

@@ -127,6 +127,8 @@ class Camera(ABC):
             self._new_frame.notify_all()
         stuck = False
         for thread in self._threads:
+            if thread is threading.current_thread():
+                continue  # close() from an on_stall callback: the watchdog ends once this returns
             thread.join(timeout=self._read_timeout_s + 2.0)
             stuck = stuck or thread.is_alive()
         self._threads = []
