@@ -1,0 +1,109 @@
+"""The dataset view: alignment, history, padding, normalisation, splits, augmentation, bad episodes."""
+
+import numpy as np
+import pytest
+import torch
+
+from policies.dataset import EpisodeDataset
+from policies.episodes import MemoryEpisode
+from policies.images import color_jitter, prepare_images, random_crop, resize_frame
+from policies.loading import split_episodes
+from policies.normalize import Normalizer, Stats
+from policies.synthetic import synthetic_episode
+from robot_stack.errors import RobotStackError
+
+torch.set_num_threads(1)
+
+
+def numbered_episode(ticks=10, frames=4):
+    """Observation/action value = tick number; frame k of camera 'cam' is filled with value 10·k."""
+    obs = np.arange(ticks, dtype=np.float32)[:, None].repeat(2, 1)
+    act = obs + 100
+    images = np.stack([np.full((8, 8, 3), 10 * k, np.uint8) for k in range(frames)])
+    index = np.minimum(np.arange(ticks) // 3, frames - 1)
+    return MemoryEpisode("e0", obs, act, {"cam": images}, {"cam": index})
+
+
+def identity_normalizer(dim=2):
+    stats = Stats(np.zeros(dim), np.ones(dim), np.zeros(dim), np.ones(dim))
+    return Normalizer("meanstd", stats, stats)
+
+
+def test_sample_history_actions_mask_and_frame_alignment():
+    ds = EpisodeDataset([numbered_episode()], ["cam"], (8, 8), n_obs_steps=2, horizon=4, stride=2,
+                        normalizer=identity_normalizer())
+    assert len(ds) == 10
+    s = ds[7]  # current tick 7, history ticks 5 and 7, actions from tick 5 every 2 ticks
+    assert s["state"][:, 0].tolist() == [5, 7]
+    assert s["action"][:, 0].tolist() == [105, 107, 109, 109]
+    assert s["action_mask"].tolist() == [True, True, True, False]
+    assert s["images"].shape == (2, 1, 3, 8, 8) and s["images"].dtype == torch.uint8
+    assert [int(s["images"][t, 0, 0, 0, 0]) for t in range(2)] == [10, 20]  # ticks 5, 7 → frames 1, 2
+    first = ds[0]  # before the start: the first tick repeated
+    assert first["state"][:, 0].tolist() == [0, 0] and first["action_mask"].all()
+
+
+def test_frames_are_resized_and_cached():
+    ep = synthetic_episode("x", np.random.default_rng(0), ticks=12, frame_size=(60, 80))
+    ds = EpisodeDataset([ep], ["cam_high"], (24, 32), 1, 4, 1, identity_normalizer(4), cache_frames=True)
+    assert ds[3]["images"].shape == (1, 1, 3, 24, 32)
+    assert len(ds.cache) == 1
+    ds[4]
+    assert len(ds.cache) <= 2
+
+
+def test_normalizer_round_trip_and_constant_dimensions():
+    rng = np.random.default_rng(1)
+    data = rng.normal(3, 2, size=(100, 3)).astype(np.float32)
+    data[:, 2] = 0.5  # a joint that never moved
+    for mode in ("minmax", "meanstd"):
+        n = Normalizer.fit(mode, [data], [data])
+        x = n.action(data)
+        assert np.isfinite(x).all()
+        if mode == "minmax":
+            assert x[:, :2].min() == pytest.approx(-1, abs=1e-5) and x[:, :2].max() == pytest.approx(1, abs=1e-5)
+        assert np.allclose(n.unnormalize_action(x), data, atol=1e-5)
+        again = Normalizer.from_json(n.to_json())
+        assert np.allclose(again.state(data), n.state(data))
+        assert torch.allclose(n.action(torch.from_numpy(data)), torch.from_numpy(x))
+
+
+def test_split_is_by_episode_and_deterministic():
+    train, val = split_episodes(10, 0.2, seed=3)
+    assert len(val) == 2 and sorted(train + val) == list(range(10))
+    assert split_episodes(10, 0.2, seed=3) == (train, val)
+    assert split_episodes(1, 0.2, seed=0) == ([0], [])
+    assert split_episodes(5, 0.0, seed=0) == ([0, 1, 2, 3, 4], [])
+
+
+def test_augmentation_keeps_shapes_and_range():
+    images = torch.randint(0, 256, (3, 2, 2, 3, 24, 32), dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    out = prepare_images(images, (20, 28), train=True, jitter=0.2, generator=g)
+    assert out.shape == (3, 2, 2, 3, 20, 28) and 0 <= out.min() and out.max() <= 1
+    evaluated = prepare_images(images, (20, 28), train=False)
+    assert torch.equal(evaluated, images[..., 2:22, 2:30].float() / 255)
+    crops = random_crop(torch.arange(2 * 10 * 10.0).reshape(2, 1, 10, 10).expand(2, 3, 10, 10), (4, 4), g)
+    assert crops.shape == (2, 3, 4, 4)
+    assert torch.equal(color_jitter(out, 0.0), out)
+
+
+def test_resize_is_antialiased_uint8():
+    frame = np.zeros((60, 80, 3), np.uint8)
+    frame[::2] = 255  # one-pixel stripes average to grey when shrunk, not alias to black or white
+    small = resize_frame(frame, (15, 20))
+    assert small.dtype == np.uint8 and small.shape == (15, 20, 3)
+    assert 100 < small.mean() < 155
+
+
+@pytest.mark.parametrize("breakage, words", [
+    (lambda e: setattr(e, "action", e.action[:-1]), ["e0", "action"]),
+    (lambda e: e.ticks.__setitem__("cam", e.ticks["cam"] + 5), ["e0", "cam", "frames"]),
+    (lambda e: e.frames.__setitem__("other", e.frames.pop("cam")), ["e0", "no camera 'cam'"]),
+])
+def test_bad_episodes_are_refused_by_name(breakage, words):
+    ep = numbered_episode()
+    breakage(ep)
+    with pytest.raises(RobotStackError) as err:
+        EpisodeDataset([ep], ["cam"], (8, 8), 1, 4, 1, identity_normalizer())
+    assert all(w in str(err.value) for w in words), str(err.value)
