@@ -101,11 +101,12 @@ class EpisodeWriter:
     def add_tick(self, t: float, observation, action, **extras) -> bool:
         """Queue one control tick (capture time `t`, host monotonic seconds). False if the queue was full."""
         self._check_accepting()
+        t = _finite_time(t, "tick")
         rows = {"observation": np.array(observation, np.float32), "action": np.array(action, np.float32)}
         for name, value in extras.items():
             rows[name] = np.array(value)
         self._check_tick_layout(rows)
-        if self._queue.offer((_TICK, _finite_time(t, "tick"), rows), 64 + sum(r.nbytes for r in rows.values())):
+        if self._queue.offer((_TICK, t, rows), 64 + sum(r.nbytes for r in rows.values())):
             self._ticks += 1
             return True
         self._rejected_ticks += 1
@@ -291,9 +292,10 @@ class EpisodeWriter:
             self._done.set()
 
     def _fail(self, exc: BaseException) -> None:
-        remove_tree(self.partial)  # frees the space a full disk needs back
-        self._queue.clear()
+        # the message reads free space before the partial episode is deleted and gives it back
         error = exc if isinstance(exc, RobotStackError) else write_failed_error(self.dataset_path, exc)
+        remove_tree(self.partial)
+        self._queue.clear()
         if error is not exc:
             error.__cause__ = exc
         self._error = error
