@@ -2,7 +2,8 @@
 
 Sample i of an episode is anchored at tick i (the "current" observation):
 - observations at ticks i − (n_obs − 1)·stride, …, i (before the start: the first tick repeated), each
-  with every camera's frame chosen by the recorded tick → frame alignment;
+  with every camera's frame chosen by the recorded tick → frame alignment. An episode starts at its
+  first tick for which every camera has a frame; earlier ticks are not used;
 - `horizon` actions at ticks starting with the oldest observation's, every `stride` ticks. Past the
   episode's end the last action is repeated and `action_mask` is False there.
 
@@ -36,10 +37,11 @@ class EpisodeDataset(Dataset):
         action_dim = len(normalizer.action_stats.mean)
         self._obs, self._act, self._ticks, index = [], [], [], []
         for e, episode in enumerate(self.episodes):
-            check_episode(episode, self.cameras, state_dim, action_dim)
-            self._obs.append(normalizer.state(np.asarray(episode.observation, dtype=np.float32)))
-            self._act.append(normalizer.action(np.asarray(episode.action, dtype=np.float32)))
-            self._ticks.append({c: np.asarray(episode.frame_index(c), dtype=np.int64) for c in self.cameras})
+            start = check_episode(episode, self.cameras, state_dim, action_dim)
+            # ticks are renumbered from the first usable one
+            self._obs.append(normalizer.state(np.asarray(episode.observation[start:], dtype=np.float32)))
+            self._act.append(normalizer.action(np.asarray(episode.action[start:], dtype=np.float32)))
+            self._ticks.append({c: np.asarray(episode.frame_index(c)[start:], dtype=np.int64) for c in self.cameras})
             index.append(np.stack([np.full(len(self._obs[-1]), e), np.arange(len(self._obs[-1]))], axis=1))
         self.index = np.concatenate(index, axis=0) if index else np.zeros((0, 2), dtype=np.int64)
 

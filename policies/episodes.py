@@ -87,8 +87,12 @@ class EpisodeSet:
         return cls(episodes=episodes, arms=arms, control_rate_hz=rig.control_rate_hz, cameras=list(rig.cameras))
 
 
-def check_episode(episode: Episode, cameras: Sequence[str], state_dim: int, action_dim: int) -> None:
-    """Refuse an episode the view cannot read, naming the episode and what is wrong with it."""
+def check_episode(episode: Episode, cameras: Sequence[str], state_dim: int, action_dim: int) -> int:
+    """Refuse an episode the view cannot read, naming the episode and what is wrong with it.
+
+    Returns the first usable tick: the recorder marks ticks before a camera's first frame with -1, and
+    those ticks are left out rather than paired with a frame captured after them.
+    """
     obs, act = np.asarray(episode.observation), np.asarray(episode.action)
     where = f"episode '{episode.name}'"
     hint = "audit the dataset (`robot-stack audit`) and drop or re-record this episode"
@@ -97,8 +101,9 @@ def check_episode(episode: Episode, cameras: Sequence[str], state_dim: int, acti
     if act.shape != (len(obs), action_dim):
         raise RobotStackError(f"{where}: action has shape {act.shape}, expected ({len(obs)}, {action_dim})",
                               hint=hint)
-    if len(obs) == 0:
-        raise RobotStackError(f"{where} has no ticks", hint=hint)
+    if not (np.isfinite(obs).all() and np.isfinite(act).all()):
+        raise RobotStackError(f"{where}: observation or action contains NaN or inf", hint=hint)
+    start = 0
     for camera in cameras:
         if camera not in episode.cameras:
             raise RobotStackError(f"{where} has no camera '{camera}' (it has: {', '.join(episode.cameras)})",
@@ -108,7 +113,17 @@ def check_episode(episode: Episode, cameras: Sequence[str], state_dim: int, acti
         if index.shape != (len(obs),):
             raise RobotStackError(f"{where}: camera '{camera}' aligns {index.shape} ticks, the episode has "
                                   f"{len(obs)}", hint=hint)
-        if len(index) and (index.min() < 0 or index.max() >= count):
+        missing = np.flatnonzero(index < 0)
+        first = int(missing[-1]) + 1 if len(missing) else 0
+        if len(missing) and (len(missing) != first or index.min() < -1):
+            raise RobotStackError(f"{where}: camera '{camera}' has ticks without a frame after its first frame",
+                                  hint=hint)
+        if index.max(initial=-1) >= count:
             raise RobotStackError(
-                f"{where}: camera '{camera}' aligns ticks to frames {index.min()}..{index.max()}, "
-                f"but it has {count} frames", hint=hint)
+                f"{where}: camera '{camera}' aligns ticks to frames up to {index.max()}, but it has {count} frames",
+                hint=hint)
+        start = max(start, first)
+    if start >= len(obs):
+        raise RobotStackError(f"{where} has no tick at which every camera has a frame "
+                              f"({', '.join(cameras)})", hint=hint)
+    return start

@@ -107,3 +107,13 @@ def test_bad_episodes_are_refused_by_name(breakage, words):
     with pytest.raises(RobotStackError) as err:
         EpisodeDataset([ep], ["cam"], (8, 8), 1, 4, 1, identity_normalizer())
     assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_ticks_before_the_first_frame_are_left_out():
+    ep = numbered_episode()
+    ep.ticks["cam"] = np.concatenate([[-1, -1], ep.ticks["cam"][2:]])
+    ds = EpisodeDataset([ep], ["cam"], (8, 8), 1, 2, 1, identity_normalizer())
+    assert len(ds) == 8 and ds[0]["state"][0, 0] == 2
+    ep.ticks["cam"][5] = -1  # a gap after frames began is a recording defect, not padding
+    with pytest.raises(RobotStackError, match="without a frame after its first frame"):
+        EpisodeDataset([ep], ["cam"], (8, 8), 1, 2, 1, identity_normalizer())
