@@ -63,6 +63,8 @@ class ArmKinematics:
         self._data = mujoco.MjData(model)
         self._jacp = np.zeros((3, model.nv))
         self._jacr = np.zeros((3, model.nv))
+        self._bias = np.zeros(model.nv)
+        self._kp = model.actuator_gainprm[self.arm.actuators, 0].copy()
 
     @property
     def lower(self) -> np.ndarray:
@@ -82,6 +84,19 @@ class ArmKinematics:
     def fk(self, q) -> tuple[np.ndarray, np.ndarray]:
         """World position (3,) and rotation (3, 3) of the grasp point for six joint angles."""
         return self._pose(np.asarray(q, float)[:6])
+
+    def sag_compensation(self, q) -> np.ndarray:
+        """(6,) what to add to a position target so the servo holds the arm at `q` against gravity.
+
+        A position servo settles where its spring (kp * error) carries the joint's gravity load, i.e.
+        load / kp short of the target: a few millimetres at the gripper, enough to jam a peg.
+        """
+        self._data.qpos[self.arm.qpos] = np.asarray(q, float)[:6]
+        self._data.qvel[:] = 0.0
+        mujoco.mj_kinematics(self.model, self._data)
+        mujoco.mj_comPos(self.model, self._data)
+        mujoco.mj_rne(self.model, self._data, 0, self._bias)
+        return self._bias[self.arm.dof] / self._kp
 
     def ik(
         self,

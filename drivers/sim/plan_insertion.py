@@ -76,8 +76,9 @@ def build(choreo: Choreography, model, layout: dict[str, ObjectPose], strategy: 
     )
     choreo.phase(
         {
-            peg_arm: Move(peg_held.gripper_pose(peg_end, level), 1.0, line=True),
-            socket_arm: Move(sock_held.gripper_pose(socket_end, level), 1.0, line=True),
+            # slowly: a position servo lags a moving target by millimetres, and the clearance is 8 mm
+            peg_arm: Move(peg_held.gripper_pose(peg_end, level), 1.8, line=True),
+            socket_arm: Move(sock_held.gripper_pose(socket_end, level), 1.8, line=True),
         }
     )
     return {

@@ -57,7 +57,11 @@ class ScriptedOperator:
             )
         self._t, self._q, self._grip = {}, {}, {}
         for side, script in scripts.items():
-            self._t[side], self._q[side], self._grip[side] = script.arrays()
+            self._t[side], q, self._grip[side] = script.arrays()
+            # a person lines the follower up by eye, so the leader ends up where the follower, sagging
+            # under gravity on its position servos, lands on the target
+            sag = kinematics[side].sag_compensation
+            self._q[side] = q + np.array([sag(row) for row in q])
         # each joint trembles with its own mix of three frequencies, fixed by the seed
         self._tremor_f = rng.uniform(*TREMOR_HZ, size=(len(ARM_SIDES), 6, 3))
         self._tremor_phase = rng.uniform(0, 2 * np.pi, size=(len(ARM_SIDES), 6, 3))
