@@ -180,3 +180,17 @@ def test_missing_egl_names_the_packages(cube_scene, monkeypatch):
     with pytest.raises(RobotStackError) as err:
         SceneRenderer(cube_scene).render("top", 64, 48)
     assert "apt-get install libegl1 libgl1" in err.value.hint
+
+
+def test_sag_compensation_puts_the_gripper_on_target(cube_scene):
+    kin = ArmKinematics(cube_scene.model, "left")
+    target = np.array([-0.05, 0.5, 0.15])
+    q = kin.ik(target, gripper_rotation([0, 0, -1], [0, 1, 0]), HOME).q
+    misses = []
+    for command in (q, q + kin.sag_compensation(q)):
+        cube_scene.reset(0)
+        cube_scene.set_follower_targets("left", np.append(command, 1.0))
+        cube_scene.step_to(2.0)
+        reached, _ = kin.fk(cube_scene.follower_joint_positions("left"))
+        misses.append(np.linalg.norm(reached - target))
+    assert misses[1] < 1e-3 < misses[0]

@@ -40,7 +40,7 @@ def run_scripted_episode(
     task: str,
     seed: int,
     control_hz: float = 50.0,
-    delay_s: float = 0.0,
+    delay_s: float | dict[str, float] = 0.0,
     joint_quantum_rad: float = 0.0,
     gripper_quantum: float = 0.0,
     scene: SimScene | None = None,
@@ -50,6 +50,8 @@ def run_scripted_episode(
         scene = SimScene(task, seed)
     else:
         scene.reset(seed)
+    # each arm its own lag: leader and follower chains are separate buses in the real path
+    delays = delay_s if isinstance(delay_s, dict) else dict.fromkeys(ARM_SIDES, delay_s)
     clock = LockstepClock(start=0.0, step_to=scene.step_to)
     dt = 1.0 / control_hz
     tick = 0
@@ -57,7 +59,7 @@ def run_scripted_episode(
     while clock.now() < operator.duration:
         t = clock.now()
         for side in ARM_SIDES:
-            target = operator.target(side, t - delay_s)
+            target = operator.target(side, t - delays.get(side, 0.0))
             scene.set_follower_targets(side, quantise(target, joint_quantum_rad, gripper_quantum))
         tick += 1
         started = time.perf_counter()
