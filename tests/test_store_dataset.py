@@ -157,3 +157,29 @@ def test_device_timestamps_and_latency_are_kept(tmp_path):
     np.testing.assert_allclose(cam.t_device[:], 1000.0 + np.arange(6) / 30)
     assert cam.tick[0] == -1 and cam.tick[1] == 0  # stamped 0.035, exposed 0.005
     assert ep.camera("cam_wrist").frames.shape[0] == 0 and ep.camera("cam_wrist").t_device is None
+
+
+def test_resume_with_a_new_calibration_records_it_per_episode(tmp_path):
+    path = tmp_path / "d.zarr"
+    with Dataset.create(path, RIG, calibration={"offset": 1}) as ds:
+        first = record(ds, 0.1)
+    with Dataset.resume(path, RIG, calibration={"offset": 2}) as ds:
+        second = record(ds, 0.1)
+    ds = Dataset.open(path)
+    assert ds.attrs["calibration"] == {"offset": 1}
+    assert "calibration" not in ds.episode(first).attrs
+    assert ds.episode(second).attrs["calibration"] == {"offset": 2}
+
+
+def test_finish_without_waiting_then_close_commits_and_unfinished_is_dropped(tmp_path):
+    path = tmp_path / "d.zarr"
+    with Dataset.create(path, RIG) as ds:
+        saving = ds.begin_episode("saved in the background")
+        feed_synthetic(saving, 0.2, RIG, keep_frames=False)
+        assert saving.finish(wait=False) is None
+        with pytest.raises(RobotStackError, match="already called"):
+            saving.discard()
+        forgotten = ds.begin_episode("never finished")
+        feed_synthetic(forgotten, 0.1, RIG, keep_frames=False)
+    assert saving.wait() == 0 and forgotten.stats().state == "discarded"
+    assert Dataset.open(path).indices() == [0]

@@ -10,6 +10,7 @@ briefly to clean leftovers when nobody is writing.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -38,6 +39,8 @@ from robot_stack.store.leftovers import Leftover, report_and_clean
 from robot_stack.store.rigdiff import rig_differences, rig_record
 from robot_stack.store.sink import CameraLayout
 from robot_stack.store.writer import EpisodeWriter
+
+log = logging.getLogger("robot_stack.store")
 
 DEFAULT_QUEUE_BYTES = 256 * 1024 * 1024  # ~2 s of four 480×640 cameras at 30 fps, raw
 
@@ -141,8 +144,11 @@ class Dataset:
         return cls(path, group, lock, leftovers, calibration if differs else None)
 
     def close(self) -> None:
-        """Wait for episodes still being saved, then let go of the dataset."""
+        """Wait for episodes still being saved, drop any never finished, then let go of the dataset."""
         for writer in self._writers:
+            if writer.stats().state == "recording":
+                log.warning("%s: an episode was never finished; discarding it", self.path)
+                writer.discard()
             try:
                 writer.wait()
             except RobotStackError:
@@ -173,16 +179,18 @@ class Dataset:
 
     def episodes(self) -> dict[int, dict]:
         """Every committed episode's index → its attrs, in index order."""
-        return {k: self.episode(k).attrs for k in self.indices()}
+        return {k: self._episode_group(k).attrs.asdict() for k in self.indices()}
 
     def episode(self, index: int) -> Episode:
+        return Episode(index, self._episode_group(index))
+
+    def _episode_group(self, index: int) -> zarr.Group:
         try:
-            group = zarr.open_group(self.path / EPISODES / episode_name(index), mode="r")
+            return zarr.open_group(self.path / EPISODES / episode_name(index), mode="r")
         except FileNotFoundError:
             raise RobotStackError(
                 f"{self.path} has no episode {index}", hint=f"episodes present: {_ranges(self.indices())}"
             ) from None
-        return Episode(index, group)
 
     @property
     def tags(self) -> dict[str, list[int]]:
@@ -249,7 +257,7 @@ class Dataset:
             max_queue_bytes=max_queue_bytes,
             encode_threads=encode_threads,
         )
-        self._writers = [w for w in self._writers if not w._done.is_set()] + [writer]
+        self._writers = [w for w in self._writers if not w.done] + [writer]
         return writer
 
     def remove_episode(self, index: int) -> None:

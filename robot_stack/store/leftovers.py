@@ -8,12 +8,15 @@ So cleaning is just deleting, and it is only done while holding the dataset's lo
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from robot_stack.store.files import human_bytes, remove_tree, tree_bytes
 from robot_stack.store.layout import PARTIAL_PREFIX, TRASH_PREFIX
+
+log = logging.getLogger("robot_stack.store")
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,12 @@ def report_and_clean(staging: Path, clean: bool) -> list[Leftover]:
         modified = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
         if clean:
             remove_tree(path)
-        out.append(
-            Leftover(path.name, kind, attrs.get("task"), attrs.get("start_time"), size, modified, clean and not path.exists())
+        leftover = Leftover(
+            path.name, kind, attrs.get("task"), attrs.get("start_time"), size, modified, clean and not path.exists()
         )
+        # a reader finding a live recorder's episode in progress is normal, not a warning
+        log.log(logging.WARNING if clean else logging.INFO, "%s: %s", staging.parent, leftover)
+        out.append(leftover)
     return out
 
 

@@ -172,10 +172,10 @@ class EpisodeWriter:
 
     def discard(self) -> None:
         """Drop the episode in progress; nothing of it stays on disk. A no-op once it failed or was dropped."""
-        if self._state == "committed":
+        if self._state in ("finishing", "committed"):
             raise RobotStackError(
-                f"episode {self._index} is already saved in {self.dataset_path}; discard() cannot undo that",
-                hint="remove it with Dataset.remove_episode()",
+                f"finish() was already called for this episode of {self.dataset_path}; discard() cannot undo that",
+                hint="wait() for its index, then remove it with Dataset.remove_episode()",
             )
         if not self._done.is_set():
             self._closing = True
@@ -201,6 +201,11 @@ class EpisodeWriter:
             busy_fraction=min(self._busy_s / elapsed, 1.0),
             index=self._index,
         )
+
+    @property
+    def done(self) -> bool:
+        """True once the episode is committed, discarded or failed."""
+        return self._done.is_set()
 
     @property
     def error(self) -> RobotStackError | None:
