@@ -65,7 +65,12 @@ class ArmAssembly:
     def truth(self) -> dict[int, dict]:
         """The mounting of every motor, for tests that check a calibration against it."""
         return {
-            motor_id: {"joint_index": m.joint_index, "zero_raw": m.zero_raw, "direction": m.direction,
-                       "ticks_per_unit": m.ticks_per_unit, "shadow": m.is_shadow}
+            motor_id: {
+                "joint_index": m.joint_index,
+                "zero_raw": m.zero_raw,
+                "direction": m.direction,
+                "ticks_per_unit": m.ticks_per_unit,
+                "shadow": m.is_shadow,
+            }
             for motor_id, m in self.mounts.items()
         }

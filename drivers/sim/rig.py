@@ -25,8 +25,16 @@ PHYSICS_RATE_HZ = 250  # how often the real-time thread catches physics up with 
 
 
 class SimRig:
-    def __init__(self, rig: RigSpec, task: str | None = None, seed: int | None = None, realtime: bool = True,
-                 wire_timing: bool = False, assembly_seed: int = 0, operator: bool = True):
+    def __init__(
+        self,
+        rig: RigSpec,
+        task: str | None = None,
+        seed: int | None = None,
+        realtime: bool = True,
+        wire_timing: bool = False,
+        assembly_seed: int = 0,
+        operator: bool = True,
+    ):
         if rig.backend != "sim":
             raise RobotStackError(
                 f"rig '{rig.name}' has backend '{rig.backend}'; the simulator serves only sim rigs",
@@ -62,7 +70,9 @@ class SimRig:
         self.reset(self.seed)
         if self.realtime:
             self._stop.clear()
-            self._physics_thread = threading.Thread(target=self._physics_loop, name="sim-physics", daemon=True)
+            self._physics_thread = threading.Thread(
+                target=self._physics_loop, name="sim-physics", daemon=True
+            )
             self._physics_thread.start()
         return self
 
@@ -139,13 +149,27 @@ class SimRig:
         side = arm.side
         configs = []
         for motor_id, mount in assembly.mounts.items():
-            model = next(m.model for m in arm.motors.values() if m.id == motor_id or
-                         (m.shadow is not None and m.shadow.id == motor_id))
-            configs.append(EmulatedMotorConfig(id=motor_id, model=model, baud_rate=arm.baud_rate,
-                                               raw_position=mount.raw(HOME[mount.joint_index])))
+            model = next(
+                m.model
+                for m in arm.motors.values()
+                if m.id == motor_id or (m.shadow is not None and m.shadow.id == motor_id)
+            )
+            configs.append(
+                EmulatedMotorConfig(
+                    id=motor_id,
+                    model=model,
+                    baud_rate=arm.baud_rate,
+                    raw_position=mount.raw(HOME[mount.joint_index]),
+                )
+            )
         chain = DynamixelChainEmulator(
-            configs, baud_rate=arm.baud_rate, wire_timing=self.wire_timing, link_path=arm.port,
-            seed=self.seed, motion=None if arm.role == "follower" else "ideal", name=name,
+            configs,
+            baud_rate=arm.baud_rate,
+            wire_timing=self.wire_timing,
+            link_path=arm.port,
+            seed=self.seed,
+            motion=None if arm.role == "follower" else "ideal",
+            name=name,
         )
         try:
             chain.start()

@@ -29,8 +29,14 @@ MA_PER_CURRENT_UNIT = 2.69
 
 
 class FollowerBinding:
-    def __init__(self, scene: SimScene, side: str, chain: DynamixelChainEmulator, assembly: ArmAssembly,
-                 gripper_index: int | None):
+    def __init__(
+        self,
+        scene: SimScene,
+        side: str,
+        chain: DynamixelChainEmulator,
+        assembly: ArmAssembly,
+        gripper_index: int | None,
+    ):
         self.scene, self.side, self.chain, self.assembly = scene, side, chain, assembly
         self.gripper_index = gripper_index
         self._targets = scene.follower_targets(side)
@@ -70,15 +76,18 @@ class FollowerBinding:
         with self._lock:
             self._targets[mount.joint_index] = target
             if self.gripper_index is not None:
-                self._targets[self.gripper_index] = float(np.clip(self._targets[self.gripper_index], 0.0, 1.0))
+                self._targets[self.gripper_index] = float(
+                    np.clip(self._targets[self.gripper_index], 0.0, 1.0)
+                )
             self.scene.set_follower_targets(self.side, self._targets)
 
 
 class LeaderBinding:
     """`pose_at(t)` gives the leader's 7-vector while a person holds it (None: nobody moves it)."""
 
-    def __init__(self, side: str, chain: DynamixelChainEmulator, assembly: ArmAssembly,
-                 clock: Callable[[], float]):
+    def __init__(
+        self, side: str, chain: DynamixelChainEmulator, assembly: ArmAssembly, clock: Callable[[], float]
+    ):
         self.side, self.chain, self.assembly, self.clock = side, chain, assembly, clock
         self.pose_at: Callable[[float], np.ndarray] | None = None
         chain.before_reply = self._refresh
