@@ -26,6 +26,7 @@ from drivers.dynamixel.control_table import (
 )
 from drivers.dynamixel.errors import (
     ALERT_BIT,
+    ConfigurationError,
     CorruptReplyError,
     HardwareErrorEvent,
     MotorNotRespondingError,
@@ -186,18 +187,16 @@ class DynamixelBus:
         if motor_id not in self._tables:
             info = self.ping(motor_id)
             if info.model is None:
-                raise MotorRejectedError(
+                raise ConfigurationError(
                     f"{self.label(motor_id)} on {self.port_name} is model number {info.model_number}, "
                     "which is not an X-series model robot_stack knows",
                     "use an X-series motor from the catalog (robot_stack/rig/motor_catalog.py)",
-                    motor_id,
-                    0,
                 )
             self._tables[motor_id] = control_table(info.model)
         return self._tables[motor_id]
 
     # -- retries and failure reporting -----------------------------------------------------------
-    def _attempts(self, what: str, attempt: Callable[[], T], ids: Sequence[int]) -> T:
+    def with_retries(self, what: str, attempt: Callable[[], T], ids: Sequence[int]) -> T:
         """Run `attempt` until it succeeds or the retry budget is spent; then raise a named error.
 
         The budget counts attempts that got nothing: a group read that lost one motor's reply but
@@ -319,7 +318,7 @@ class DynamixelBus:
 
     def _report_alert(self, motor_id: int) -> None:
         address = 70  # Hardware Error Status: same address on every X-series model
-        error, data = self._attempts(
+        error, data = self.with_retries(
             f"reading hardware error status of {self.label(motor_id)}",
             lambda: self.transport.read(motor_id, address, 1),
             [motor_id],
@@ -347,7 +346,7 @@ class DynamixelBus:
     # -- single-motor instructions ---------------------------------------------------------------
     def ping(self, motor: Motor) -> MotorInfo:
         motor_id = self.motor_id(motor)
-        model_number, firmware, error = self._attempts(
+        model_number, firmware, error = self.with_retries(
             f"ping {self.label(motor_id)}", lambda: self.transport.ping(motor_id), [motor_id]
         )
         self.process_alerts([(motor_id, error)])
@@ -381,7 +380,7 @@ class DynamixelBus:
         motor_id = self.motor_id(motor)
         table = self.table(motor_id)
         reg = table[register]
-        error, data = self._attempts(
+        error, data = self.with_retries(
             f"reading {register} of {self.label(motor_id)}",
             lambda: self._checked_read(motor_id, reg.address, reg.size, f"reading {register}"),
             [motor_id],
@@ -394,7 +393,7 @@ class DynamixelBus:
         """Every register of one motor, in one read instruction (for `robot-stack motors read`)."""
         motor_id = self.motor_id(motor)
         table = self.table(motor_id)
-        error, data = self._attempts(
+        error, data = self.with_retries(
             f"reading the control table of {self.label(motor_id)}",
             lambda: self._checked_read(motor_id, 0, table.size, "reading its control table"),
             [motor_id],
@@ -423,7 +422,7 @@ class DynamixelBus:
             self.check_status(motor_id, error, what)
             return error
 
-        error = self._attempts(f"{what} to {self.label(motor_id)}", attempt, [motor_id])
+        error = self.with_retries(f"{what} to {self.label(motor_id)}", attempt, [motor_id])
         self.process_alerts([(motor_id, error)])
 
     def broadcast_write(self, register: str, value: int, model: str = "xm430-w350") -> None:
@@ -431,7 +430,7 @@ class DynamixelBus:
         address on every model on the bus, as torque_enable does on the X series."""
         reg = control_table(model)[register]
         data = encode(reg, value)
-        self._attempts(
+        self.with_retries(
             f"broadcasting {register}={value}",
             lambda: self.transport.write(BROADCAST_ID, reg.address, data),
             [],
@@ -440,7 +439,7 @@ class DynamixelBus:
     def reboot(self, motor: Motor, *, settle_s: float = 0.5) -> None:
         """Reboot a motor (clears hardware errors; torque comes back off) and wait until it answers."""
         motor_id = self.motor_id(motor)
-        self._attempts(
+        self.with_retries(
             f"rebooting {self.label(motor_id)}", lambda: self.transport.reboot(motor_id), [motor_id]
         )
         self._alerted.pop(motor_id, None)

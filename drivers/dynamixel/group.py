@@ -149,15 +149,13 @@ class GroupReader:
             try:
                 replies, t = transport.sync_read(remaining, self.address, self.length)
             except AttemptFailed as failed:
-                partial = getattr(failed, "partial", {})
-                failed.progress = bool(partial)
-                done.update(partial)
+                done.update(failed.partial)
                 raise
             self._check(replies)
             done.update(replies)
             return t
 
-        t = bus._attempts(self._what, attempt, self.ids)
+        t = bus.with_retries(self._what, attempt, self.ids)
         if self.fast:
             if state["fast_silent"] and not state["fast"]:
                 self._fast_silent_calls += 1
@@ -185,15 +183,13 @@ def _bulk(bus: DynamixelBus, requests, what: str, check):
         try:
             replies, t = bus.transport.bulk_read(remaining)
         except AttemptFailed as failed:
-            partial = getattr(failed, "partial", {})
-            failed.progress = bool(partial)
-            done.update(partial)
+            done.update(failed.partial)
             raise
         check(replies)
         done.update(replies)
         return t
 
-    t = bus._attempts(what, attempt, [r[0] for r in requests])
+    t = bus.with_retries(what, attempt, [r[0] for r in requests])
     bus.process_alerts((r[0], done[r[0]][0]) for r in requests)
     return done, t
 
@@ -251,7 +247,7 @@ class GroupWriter:
             raise ValueError(f"refusing to write {self.register}: out of range or not finite: {which}")
         data = iv.astype("<i8").view(np.uint8).reshape(len(self.ids), 8)[:, : self.size]
         param = np.concatenate([self._id_column, data], axis=1).ravel().tolist()
-        self.bus._attempts(
+        self.bus.with_retries(
             f"writing {self.register} to motors {', '.join(str(i) for i in self.ids)}",
             lambda: self.bus.transport.sync_write(self.address, self.size, param),
             [],

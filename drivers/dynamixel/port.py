@@ -103,7 +103,9 @@ class DxlPortHandler(PortHandler):
             return data
         remaining_s = (self._deadline_ms - self.getCurrentTime()) / 1000.0
         if remaining_s <= 0:
-            return b""
+            # This thread may have been descheduled past the deadline while the reply arrived:
+            # look once more, so a reply that is there is never declared missing.
+            return self._read_now(length)
         ready, _, _ = select.select([self._fd], [], [], remaining_s)
         if not ready:
             return b""

@@ -31,12 +31,19 @@ FAST_REPLY_HEADER = 8  # header(4) + id + length(2) + instruction; then N × [er
 class AttemptFailed(Exception):
     """One attempt of an instruction failed on the wire (no reply, corrupt reply, tx failure)."""
 
-    def __init__(self, result: int, motor_id: int | None, status_error: int = 0):
+    def __init__(
+        self,
+        result: int,
+        motor_id: int | None,
+        status_error: int = 0,
+        partial: dict[int, tuple[int, bytes]] | None = None,
+    ):
         super().__init__(result)
         self.result = result  # an SDK COMM_* code
         self.motor_id = motor_id  # the motor whose reply was missing or bad, where known
         self.status_error = status_error  # a motor's reply said "CRC error" for our instruction
-        self.progress = False  # some replies of a group arrived intact before the failure
+        self.partial = partial or {}  # replies of a group read that arrived intact before the failure
+        self.progress = bool(self.partial)
 
 
 Reply = tuple[int, bytes]  # (status error byte, data)
@@ -135,13 +142,9 @@ class Transport:
         for motor_id, length in zip(ids, lengths, strict=True):
             data, result, error = self.ph.readRx(self.port, motor_id, length)
             if result != COMM_SUCCESS:
-                exc = AttemptFailed(result, motor_id)
-                exc.partial = replies  # type: ignore[attr-defined]
-                raise exc
+                raise AttemptFailed(result, motor_id, partial=replies)
             if len(data) != length and (data or not error & 0x7F):  # not the reply to this read
-                exc = AttemptFailed(COMM_RX_CORRUPT, motor_id)
-                exc.partial = replies  # type: ignore[attr-defined]
-                raise exc
+                raise AttemptFailed(COMM_RX_CORRUPT, motor_id, partial=replies)
             replies[motor_id] = (error, bytes(data))
         return replies, self.now()
 
