@@ -29,9 +29,17 @@ class TruthMap:
         return [self.truth[arm][m.id] for m in self.rig.arms[arm].motors.values()]
 
     def values(self, arm: str, raw) -> np.ndarray:
-        return np.array([(r - m["zero_raw"]) / (m["direction"] * m["ticks_per_unit"])
-                         for r, m in zip(raw, self._mounts(arm), strict=True)])
+        return np.array(
+            [
+                (r - m["zero_raw"]) / (m["direction"] * m["ticks_per_unit"])
+                for r, m in zip(raw, self._mounts(arm), strict=True)
+            ]
+        )
 
     def raw(self, arm: str, values) -> np.ndarray:
-        return np.round([m["zero_raw"] + m["direction"] * m["ticks_per_unit"] * v
-                         for v, m in zip(values, self._mounts(arm), strict=True)]).astype(np.int64)
+        return np.round(
+            [
+                m["zero_raw"] + m["direction"] * m["ticks_per_unit"] * v
+                for v, m in zip(values, self._mounts(arm), strict=True)
+            ]
+        ).astype(np.int64)

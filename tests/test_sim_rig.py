@@ -69,8 +69,9 @@ def test_torque_on_leader_follows_its_goal(rig):
             goal = np.array([0.2, -0.7, 0.9, 0.0, -0.2, 0.1, 0.5])
             leader.write_goal(truth.raw("right_leader", goal))
             deadline = 50
-            while deadline and not np.allclose(truth.values("right_leader", leader.read().positions), goal,
-                                               atol=0.01):
+            while deadline and not np.allclose(
+                truth.values("right_leader", leader.read().positions), goal, atol=0.01
+            ):
                 sim.clock.advance(0.05)
                 time.sleep(0.02)  # the ideal servo moves in wall time
                 deadline -= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import threading
 import time
@@ -38,13 +39,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="object layout seed (default: the rig file's sim.seed)")
     p.add_argument("--no-operator", action="store_true", help="do not move the leaders by script")
     p.add_argument("--wire-timing", action="store_true", help="model bus wire time and return delay")
-    p.add_argument("--control", default=None, metavar="ENDPOINT",
-                   help="ZMQ endpoint of the control socket (default ipc:///tmp/robot_stack/sim-control.sock)")
+    p.add_argument(
+        "--control",
+        default=None,
+        metavar="ENDPOINT",
+        help="ZMQ endpoint of the control socket (default ipc:///tmp/robot_stack/sim-control.sock)",
+    )
+    p.add_argument("--no-cameras", action="store_true", help="do not render the rig file's sim cameras")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=_run)
 
 
-def _panel(sim, server) -> Table:
+def _panel(sim, server, cameras) -> Table:
     status = sim.status()
     table = Table(title=f"sim rig — {sim.rig.name}", title_justify="left")
     table.add_column("")
@@ -56,10 +62,18 @@ def _panel(sim, server) -> Table:
     for name, chain in sim.chains.items():
         table.add_row(name, f"{chain.port_path}  packets {chain.stats.packets_in}")
     table.add_row("control", f"{server.endpoint}  requests {server.requests}, refused {server.malformed}")
+    if cameras is not None:
+        for name in cameras.cameras:
+            table.add_row(
+                name,
+                f"rendered {cameras.rendered[name]}, skipped {cameras.skipped[name]}, "
+                f"{cameras.render_ms[name]:.1f} ms/frame",
+            )
     return table
 
 
 def _run(args: argparse.Namespace) -> int:
+    from drivers.sim.camera_server import SimCameraServer
     from drivers.sim.control import DEFAULT_ENDPOINT, SimControlServer
     from drivers.sim.rig import SimRig
 
@@ -67,11 +81,22 @@ def _run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    sim = SimRig(rig, task=args.task, seed=args.seed, realtime=True, wire_timing=args.wire_timing,
-                 operator=not args.no_operator)
-    with sim, SimControlServer(sim, args.control or DEFAULT_ENDPOINT) as server:
+    sim = SimRig(
+        rig,
+        task=args.task,
+        seed=args.seed,
+        realtime=True,
+        wire_timing=args.wire_timing,
+        operator=not args.no_operator,
+    )
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(sim)
+        server = stack.enter_context(SimControlServer(sim, args.control or DEFAULT_ENDPOINT))
+        cameras = None if args.no_cameras else stack.enter_context(SimCameraServer(sim, rig.cameras))
         started = time.monotonic()
-        with Live(get_renderable=lambda: _panel(sim, server), refresh_per_second=4, console=Console()):
+        with Live(
+            get_renderable=lambda: _panel(sim, server, cameras), refresh_per_second=4, console=Console()
+        ):
             while not stop.wait(0.1):
                 if args.seconds is not None and time.monotonic() - started >= args.seconds:
                     break
