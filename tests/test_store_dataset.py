@@ -183,3 +183,15 @@ def test_finish_without_waiting_then_close_commits_and_unfinished_is_dropped(tmp
         feed_synthetic(forgotten, 0.1, RIG, keep_frames=False)
     assert saving.wait() == 0 and forgotten.stats().state == "discarded"
     assert Dataset.open(path).indices() == [0]
+
+
+def test_rig_file_text_is_kept_and_resume_compares_the_parsed_rig(tmp_path, repo_root):
+    rig_file = repo_root / "hardware.yaml"
+    path = tmp_path / "d.zarr"
+    Dataset.create(path, rig_file).close()
+    ds = Dataset.open(path)
+    assert ds.attrs["rig_yaml"] == rig_file.read_text()
+    assert set(ds.rig.cameras) == {"cam_high", "cam_low", "cam_left_wrist", "cam_right_wrist"}
+    reformatted = tmp_path / "same_rig.yaml"
+    reformatted.write_text("# the same rig, other comments\n" + rig_file.read_text())
+    Dataset.resume(path, reformatted).close()  # comments and layout do not make another rig

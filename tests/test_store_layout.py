@@ -88,6 +88,7 @@ def test_reader_api_matches_plain_zarr(recorded):
     cam = ep.camera("cam_wrist")
     assert cam.frames.shape == (45, 96, 128, 3) and cam.t_device is None
     assert cam.frames[2:4].shape == (2, 96, 128, 3)
+    np.testing.assert_array_equal(cam.frames[[3, -1]], np.stack([cam.frames[3], cam.frames[44]]))
     np.testing.assert_array_equal(cam.frames[5], cv2.imdecode(np.frombuffer(cam.frames.jpeg(5), np.uint8), cv2.IMREAD_COLOR)[..., ::-1])
     age = cam.frame_age(ep.t[:])
     assert np.nanmax(age) < 0.04 and np.isnan(age[0]) == (cam.tick[0] == -1)

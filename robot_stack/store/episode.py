@@ -27,8 +27,9 @@ class Frames:
         return self._jpeg[start:end].tobytes()
 
     def __getitem__(self, key):
-        if isinstance(key, slice):
-            indices = range(*key.indices(len(self)))
+        """frames[i] → (H, W, 3); frames[a:b] or frames[[i, j, …]] → (k, H, W, 3)."""
+        if isinstance(key, slice) or np.ndim(key) == 1:
+            indices = range(*key.indices(len(self))) if isinstance(key, slice) else key
             out = np.empty((len(indices), *self.shape[1:]), np.uint8)
             for n, i in enumerate(indices):
                 out[n] = self[i]
