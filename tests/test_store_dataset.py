@@ -159,6 +159,17 @@ def test_device_timestamps_and_latency_are_kept(tmp_path):
     assert ep.camera("cam_wrist").frames.shape[0] == 0 and ep.camera("cam_wrist").t_device is None
 
 
+def test_frames_given_as_views_are_stored(tmp_path):
+    bgr = np.zeros((96, 128, 3), np.uint8)
+    bgr[..., 0] = 200  # blue in OpenCV's order
+    with Dataset.create(tmp_path / "d.zarr", RIG) as ds:
+        writer = ds.begin_episode("x")
+        writer.add_tick(0.0, np.zeros(7), np.zeros(7))
+        writer.add_frame("cam_high", 0.0, bgr[..., ::-1])  # a camera driver's BGR→RGB view
+        ep = ds.episode(writer.finish())
+    assert abs(int(ep.camera("cam_high").frames[0][..., 2].mean()) - 200) <= 2
+
+
 def test_resume_with_a_new_calibration_records_it_per_episode(tmp_path):
     path = tmp_path / "d.zarr"
     with Dataset.create(path, RIG, calibration={"offset": 1}) as ds:
