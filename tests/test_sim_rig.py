@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 import pytest
-from sim_rig_helpers import TruthMap, rig_on_private_ports
+from sim_rig_helpers import rig_on_private_ports
 
 from drivers.dynamixel.arm import DynamixelArm
 from drivers.sim.rig import SimRig
@@ -19,7 +19,7 @@ def rig(tmp_path):
 
 def test_follower_driven_to_a_pose_through_the_driver_and_read_back(rig):
     with SimRig(rig, realtime=False, operator=False) as sim:
-        truth = TruthMap(rig, sim.truth())
+        truth = sim.mounting()
         target = np.array([0.3, -0.5, 0.6, 0.2, -0.4, 0.5, 0.6])
         with DynamixelArm.from_rig(rig, "left_follower") as arm:
             assert arm.read_mode == "fast_sync_read"
@@ -38,7 +38,7 @@ def test_follower_driven_to_a_pose_through_the_driver_and_read_back(rig):
 
 def test_scripted_operator_through_leader_and_follower_servos_completes_transfer_cube(rig):
     with SimRig(rig, task="transfer_cube", seed=3, realtime=False) as sim:
-        truth = TruthMap(rig, sim.truth())
+        truth = sim.mounting()
         arms = {name: DynamixelArm.from_rig(rig, name).open() for name in rig.arms}
         try:
             assert not arms["left_leader"].torque_enabled and arms["left_follower"].torque_enabled
@@ -63,7 +63,7 @@ def test_idle_followers_do_not_succeed(rig):
 
 def test_torque_on_leader_follows_its_goal(rig):
     with SimRig(rig, realtime=False, operator=False) as sim:
-        truth = TruthMap(rig, sim.truth())
+        truth = sim.mounting()
         with DynamixelArm.from_rig(rig, "right_leader") as leader:
             leader.set_torque(True)
             goal = np.array([0.2, -0.7, 0.9, 0.0, -0.2, 0.1, 0.5])

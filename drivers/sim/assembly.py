@@ -74,3 +74,23 @@ class ArmAssembly:
             }
             for motor_id, m in self.mounts.items()
         }
+
+
+class MountingMap:
+    """Raw tick vectors ↔ joint vectors of a rig's arms, from how the sim mounted each motor.
+
+    The simulator's ground truth: what calibration must discover on its own. Benchmarks and tests use
+    it to drive the rig before (or to check) calibration.
+    """
+
+    def __init__(self, rig, assemblies: dict[str, ArmAssembly]):
+        self._mounts = {
+            name: [assemblies[name].mounts[m.id] for m in arm.motors.values()]
+            for name, arm in rig.arms.items()
+        }
+
+    def values(self, arm: str, raw) -> np.ndarray:
+        return np.array([m.value(r) for r, m in zip(raw, self._mounts[arm], strict=True)])
+
+    def raw(self, arm: str, values) -> np.ndarray:
+        return np.round([m.raw(v) for v, m in zip(values, self._mounts[arm], strict=True)]).astype(np.int64)

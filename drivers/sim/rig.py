@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 
 from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig
-from drivers.sim.assembly import ArmAssembly
+from drivers.sim.assembly import ArmAssembly, MountingMap
 from drivers.sim.scene import SimScene
 from drivers.sim.scripted_operator import ScriptedOperator
 from drivers.sim.servo_binding import FollowerBinding, LeaderBinding
@@ -138,6 +138,10 @@ class SimRig:
             "realtime": self.realtime,
             "ports": {name: chain.port_path for name, chain in self.chains.items()},
         }
+
+    def mounting(self) -> MountingMap:
+        """Raw ticks ↔ joint values for every arm, from the simulator's own mounting."""
+        return MountingMap(self.rig, self.assemblies)
 
     def truth(self) -> dict[str, dict]:
         """How every simulated motor is mounted (what calibration should find)."""
