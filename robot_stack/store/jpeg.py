@@ -40,7 +40,7 @@ class JpegCodec:
 
     def encode(self, rgb: np.ndarray) -> bytes:
         """(H, W, 3) uint8 RGB → the bytes of a JPEG file. Releases the GIL while it works."""
-        # OpenCV's encoders take BGR, and OpenCV refuses views with negative strides (rgb[..., ::-1])
+        # OpenCV's encoders take BGR; OpenCV 4.x refuses views with negative strides (rgb[..., ::-1])
         bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
         params = [
             cv2.IMWRITE_JPEG_QUALITY, self.quality,
