@@ -40,7 +40,8 @@ class JpegCodec:
 
     def encode(self, rgb: np.ndarray) -> bytes:
         """(H, W, 3) uint8 RGB → the bytes of a JPEG file. Releases the GIL while it works."""
-        # OpenCV's encoders take BGR; OpenCV 4.x refuses views with negative strides (rgb[..., ::-1])
+        # OpenCV's encoders take BGR. A strided view (a driver's rgb[..., ::-1]) is made contiguous
+        # here, in the encoder thread, rather than trusting every OpenCV build to accept it
         bgr = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2BGR)
         params = [
             cv2.IMWRITE_JPEG_QUALITY, self.quality,
