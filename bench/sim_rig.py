@@ -28,6 +28,7 @@ from sim_rig_helpers import rig_on_private_ports  # noqa: E402
 from drivers.dynamixel.arm import DynamixelArm  # noqa: E402
 from drivers.sim.camera_server import SimCameraServer  # noqa: E402
 from drivers.sim.rig import SimRig  # noqa: E402
+from robot_stack.app.sim_episode import mirrored_episode  # noqa: E402
 from robot_stack.rate_loop import RateLoop  # noqa: E402
 
 SIDES = ("left", "right")
@@ -80,20 +81,6 @@ def realtime_run(rig, seconds: float, with_cameras: bool, workdir: Path) -> dict
         }
 
 
-def episode_success(rig, task: str, seed: int) -> bool:
-    with SimRig(rig, task=task, seed=seed, realtime=False) as sim:
-        truth = sim.mounting()
-        arms = open_arms(rig)
-        try:
-            for _ in range(int((sim.operator.duration + 1.0) / 0.02)):
-                mirror_tick(arms, truth)
-                sim.clock.advance(0.02)
-        finally:
-            for arm in arms.values():
-                arm.close()
-        return sim.success()
-
-
 def main() -> None:
     args = _common.parser(__doc__).parse_args()
     seconds, seeds = (5.0, 2) if args.quick else (30.0, 50)
@@ -105,7 +92,7 @@ def main() -> None:
         result["realtime"][label] = realtime_run(rig, seconds, with_cameras, workdir)
     for task in ("transfer_cube", "insertion"):
         print(f"sim_rig: {task}, {seeds} seeds through the driver stack", file=sys.stderr)
-        wins = [episode_success(rig, task, 1000 + s) for s in range(seeds)]
+        wins = [mirrored_episode(rig, task, 1000 + s).success for s in range(seeds)]
         result["success"][task] = {"seeds": seeds, "first_seed": 1000, "success_rate": sum(wins) / seeds}
     cams = result["realtime"]["four_cameras_480x640_30fps"]
     result["summary"] = {
