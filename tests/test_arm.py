@@ -154,6 +154,11 @@ def test_goal_positions_go_out_in_one_sync_write(follower_chain):
         assert positions.shape == (5,)
         with pytest.raises(ValueError, match="left_follower/elbow"):
             arm.write_goal([1000, 1100, float("inf"), 1300, 1400])
+        # Verified: returns once the motors hold the goals, no read needed behind it.
+        arm.write_goal([900, 1000, 1100, 1200, 1300], verify=True)
+        assert [emu.motor(i).get("goal_position") for i in (1, 2, 4, 6, 9)] == [900, 1000, 1100, 1200, 1300]
+        with pytest.raises(ConfigurationError, match=r"motor 4 \(left_follower/elbow\) holds 1100, not 5000"):
+            arm.write_goal([900, 1000, 5000, 1200, 1300], verify=True)  # beyond max_position_limit
     finally:
         arm.close()
 

@@ -257,3 +257,12 @@ def test_permission_denied_points_at_dialout():
 def test_unsupported_baud_rate_is_refused_before_opening(emu):
     with pytest.raises(PortError, match="4500000"):
         DynamixelBus(emu.port_path, 4_500_000).open()
+
+
+def test_a_dead_chain_points_at_power_and_adapter_cable(bus, emu):
+    reader = bus.group_reader(list(JOINTS), ["present_position"])
+    emu.faults.silent_ids.update(JOINTS.values())
+    with pytest.raises(MotorNotRespondingError) as err:
+        reader.read()
+    assert err.value.message.startswith(f"no motor answered on {emu.port_path} at 1 Mbps")
+    assert "power supply" in err.value.hint and sorted(err.value.motor_ids) == sorted(JOINTS.values())

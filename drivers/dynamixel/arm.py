@@ -18,6 +18,7 @@ import numpy as np
 
 from drivers.dynamixel.bus import DynamixelBus
 from drivers.dynamixel.configure import ConfigReport, configure_arm, register_motors, set_torque
+from drivers.dynamixel.errors import ConfigurationError
 from robot_stack.clock import Clock
 from robot_stack.rig.schema import ArmSpec, RigSpec
 
@@ -67,6 +68,7 @@ class DynamixelArm:
             self.registers.insert(0, "present_current")
         self._reader = None
         self._writer = None
+        self._goal_reader = None
         self._seq = 0
         self.config_report: ConfigReport | None = None
         self.torque_enabled = False
@@ -104,7 +106,7 @@ class DynamixelArm:
     def close(self) -> None:
         """Release the port. Torque stays as it is: parking and torque-off at stop are the caller's
         policy (deploy's safety layer), not a side effect of closing a port."""
-        self._reader = self._writer = None
+        self._reader = self._writer = self._goal_reader = None
         self.bus.close()
 
     def __enter__(self) -> DynamixelArm:
@@ -137,10 +139,38 @@ class DynamixelArm:
             seq=self._seq,
         )
 
-    def write_goal(self, positions: Sequence[float] | np.ndarray) -> None:
-        """Goal positions (ticks, joint order) for all joints in one Sync Write."""
+    def write_goal(self, positions: Sequence[float] | np.ndarray, *, verify: bool = False) -> None:
+        """Goal positions (ticks, joint order) for all joints in one Sync Write.
+
+        Sync Write has no reply: this returns once the packet is on its way, before the motors have
+        acted on it. With `verify`, the goals are read back in one more transaction (so the call
+        returns after the motors hold them) and written again where one was lost; a motor that
+        still does not hold its goal (e.g. beyond its position limit) raises ConfigurationError.
+        """
         _, writer = self._require()
         writer.write(positions)
+        if verify:
+            self._verify_goal(np.rint(np.asarray(positions, dtype=np.float64)).astype(np.int64))
+
+    def _verify_goal(self, wanted: np.ndarray) -> None:
+        if self._goal_reader is None:
+            self._goal_reader = self.bus.group_reader(self.joint_names, ["goal_position"])
+        for attempt in range(self.bus.retries + 1):
+            held = self._goal_reader.read()[0][:, 0]
+            wrong = np.flatnonzero(held != wanted)
+            if not wrong.size:
+                return
+            if attempt < self.bus.retries:
+                self._require()[1].write(wanted)
+        which = ", ".join(
+            f"{self.bus.label(self.spec.motors[self.joint_names[i]].id)} holds {held[i]}, not {wanted[i]}"
+            for i in wrong
+        )
+        raise ConfigurationError(
+            f"goal positions did not take on {self.bus.port_name}: {which}",
+            "a goal outside the motor's min/max position limit is ignored; check the limits "
+            "(`robot-stack motors read`) and the calibration that produced the goal",
+        )
 
     def set_torque(self, enabled: bool) -> None:
         """Torque on holds the present pose (goal := present first); off lets the arm be moved by hand."""

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from dynamixel_sdk import BROADCAST_ID, COMM_RX_TIMEOUT, COMM_SUCCESS, MAX_ID
+from dynamixel_sdk import COMM_RX_TIMEOUT, COMM_SUCCESS, MAX_ID
 
 from drivers.dynamixel.control_table import (
     ControlTable,
@@ -24,16 +24,14 @@ from drivers.dynamixel.control_table import (
     control_table_for_number,
     decode_hardware_error,
 )
+from drivers.dynamixel.diagnose import failure_error
 from drivers.dynamixel.errors import (
     ALERT_BIT,
     ConfigurationError,
-    CorruptReplyError,
     HardwareErrorEvent,
-    MotorNotRespondingError,
     MotorRejectedError,
     PortError,
     describe_status_error,
-    format_baud,
     motor_label,
 )
 from drivers.dynamixel.port import DEFAULT_TIMEOUT_MARGIN_MS, DxlPortHandler, open_port_handler
@@ -215,7 +213,7 @@ class DynamixelBus:
                     if not failed.progress:
                         if budget == 0:
                             self.stats.failures += 1
-                            raise self._failure_error(what, failed, ids) from None
+                            raise failure_error(self, what, failed, ids) from None
                         budget -= 1
                     self.stats.retries += 1
                     self.recover(transport, timed_out=failed.result == COMM_RX_TIMEOUT)
@@ -236,55 +234,6 @@ class DynamixelBus:
         if timed_out:
             quiet_ms = max(quiet_ms, port.reply_allowance_ms())
         port.wait_quiet(quiet_ms=quiet_ms, limit_ms=max(20.0, 4 * quiet_ms))
-
-    def _failure_error(self, what: str, failed: AttemptFailed, ids: Sequence[int]) -> Exception:
-        tries = self.retries + 1
-        where = f"on {self.port_name} at {format_baud(self.baud_rate)}"
-        silent = self._silent_motors(ids, failed)
-        if silent:
-            names = ", ".join(self.label(i) for i in silent)
-            return MotorNotRespondingError(
-                f"{names} did not answer {where} ({what}; {tries} tries)",
-                self._silent_hint(silent),
-                silent,
-                [self.joint_of(i) for i in silent],
-            )
-        if failed.status_error:
-            reason = "the motor kept reporting a CRC error in the instruction it received"
-        else:
-            reason = self.transport.ph.getTxRxResult(failed.result).replace("[TxRxResult] ", "").rstrip("!")
-        who = self.label(failed.motor_id) if failed.motor_id is not None else "the motors"
-        return CorruptReplyError(
-            f"{what} failed {where}: {reason} ({who}; {tries} tries)",
-            "replies arrive but are damaged: check the cable and connectors along the chain, that the "
-            "power supply holds its voltage under load, and that no other program uses the port",
-            [failed.motor_id] if failed.motor_id is not None else list(ids),
-        )
-
-    def _silent_motors(self, ids: Sequence[int], failed: AttemptFailed) -> list[int]:
-        """Which of `ids` do not answer a ping now (two tries each, so one lost reply does not
-        get a healthy motor named in the error)."""
-        silent = []
-        for motor_id in ids:
-            for _ in range(2):
-                try:
-                    self.transport.ping(motor_id)
-                    break
-                except AttemptFailed:
-                    self.recover()
-            else:
-                silent.append(motor_id)
-        if not silent and failed.motor_id is not None and failed.result == COMM_RX_TIMEOUT:
-            silent = [failed.motor_id]  # answers pings, but not this instruction
-        return silent
-
-    def _silent_hint(self, silent: list[int]) -> str:
-        ids = ", ".join(str(i) for i in silent)
-        return (
-            f"check that the motor is powered (its LED blinks once at power-on), that its id is {ids} and "
-            f"its baud rate {format_baud(self.baud_rate)} (`robot-stack motors scan --port {self.port_name} "
-            "--all-bauds`), and the cable into it from the previous motor in the chain"
-        )
 
     # -- status errors and hardware alerts --------------------------------------------------------
     def check_status(self, motor_id: int, error: int, what: str) -> None:
@@ -424,17 +373,6 @@ class DynamixelBus:
 
         error = self.with_retries(f"{what} to {self.label(motor_id)}", attempt, [motor_id])
         self.process_alerts([(motor_id, error)])
-
-    def broadcast_write(self, register: str, value: int, model: str = "xm430-w350") -> None:
-        """Write a register on every motor at once (no replies). The register must sit at the same
-        address on every model on the bus, as torque_enable does on the X series."""
-        reg = control_table(model)[register]
-        data = encode(reg, value)
-        self.with_retries(
-            f"broadcasting {register}={value}",
-            lambda: self.transport.write(BROADCAST_ID, reg.address, data),
-            [],
-        )
 
     def reboot(self, motor: Motor, *, settle_s: float = 0.5) -> None:
         """Reboot a motor (clears hardware errors; torque comes back off) and wait until it answers."""
