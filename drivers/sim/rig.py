@@ -199,6 +199,9 @@ class SimRig:
                 binding.pose_at = None
 
     def _step_physics(self, t: float) -> None:
+        if not self.realtime:
+            for chain in self.chains.values():
+                chain.wait_input_handled()
         if self.scene is not None:
             self.scene.step_to(t - self._t0)
 

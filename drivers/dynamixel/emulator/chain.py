@@ -149,6 +149,14 @@ class DynamixelChainEmulator:
         if on_write is not None:
             self.add_write_listener(on_write)
 
+    def wait_input_handled(self, timeout_s: float = 1.0) -> bool:
+        """Block until every packet the host has sent so far has been executed (writes applied).
+
+        A lockstep simulation calls this before moving time, so a goal written just before a step
+        takes effect in that step however busy the machine is, as it would on a real bus.
+        """
+        return self._transport.wait_input_handled(timeout_s) if self._running else True
+
     def host_baud_rate(self) -> int:
         """The bus rate now: what the host set on its port, or `baud_rate` when unknown."""
         if self.follow_host_baud and self._running:

@@ -11,10 +11,12 @@ deadline without burning a core while it waits.
 
 from __future__ import annotations
 
+import fcntl
 import heapq
 import itertools
 import os
 import select
+import struct
 import termios
 import threading
 import time
@@ -59,6 +61,7 @@ class PtyTransport:
         self._wake_r = self._wake_w = -1
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
+        self._handling = threading.Lock()  # held while a chunk of input is parsed and executed
         self._queue: list[tuple[float, int, bytes]] = []
         self._queue_cv = threading.Condition()
         self._seq = itertools.count()
@@ -166,6 +169,24 @@ class PtyTransport:
             pass  # the host's input queue is full or the pty is closing: the bytes are lost, as on a bus
 
     # ---- input ----------------------------------------------------------------------------------
+    def pending_input(self) -> int:
+        """Bytes the host wrote that the reader has not taken yet."""
+        try:
+            return struct.unpack("i", fcntl.ioctl(self._master, termios.FIONREAD, b"\0\0\0\0"))[0]
+        except OSError:
+            return 0
+
+    def wait_input_handled(self, timeout_s: float = 1.0) -> bool:
+        """Block until everything the host has written so far has been read and handled."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.pending_input() == 0:
+                with self._handling:  # a packet being handled finishes first
+                    if self.pending_input() == 0:
+                        return True
+            time.sleep(0.0002)
+        return False
+
     def _read_loop(self) -> None:
         poller = select.poll()
         poller.register(self._master, select.POLLIN)
@@ -187,6 +208,7 @@ class PtyTransport:
                 except OSError:
                     data = b""
                 if data:
-                    self._on_data(data, now)
+                    with self._handling:
+                        self._on_data(data, now)
                 else:
                     time.sleep(0.01)  # no slave open at the moment (EIO): do not spin

@@ -45,6 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ENDPOINT",
         help="ZMQ endpoint of the control socket (default ipc:///tmp/robot_stack/sim-control.sock)",
     )
+    p.add_argument("--camera-endpoint", default=None, metavar="ENDPOINT",
+                   help="ZMQ endpoint the cameras publish on (default ipc:///tmp/robot_stack/sim-cameras.sock)")
     p.add_argument("--no-cameras", action="store_true", help="do not render the rig file's sim cameras")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=_run)
@@ -74,6 +76,7 @@ def _panel(sim, server, cameras) -> Table:
 
 def _run(args: argparse.Namespace) -> int:
     from drivers.sim.camera_server import SimCameraServer
+    from drivers.sim.camera_wire import DEFAULT_CAMERA_ENDPOINT
     from drivers.sim.control import DEFAULT_ENDPOINT, SimControlServer
     from drivers.sim.rig import SimRig
 
@@ -92,7 +95,8 @@ def _run(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as stack:
         stack.enter_context(sim)
         server = stack.enter_context(SimControlServer(sim, args.control or DEFAULT_ENDPOINT))
-        cameras = None if args.no_cameras else stack.enter_context(SimCameraServer(sim, rig.cameras))
+        camera_endpoint = args.camera_endpoint or DEFAULT_CAMERA_ENDPOINT
+        cameras = None if args.no_cameras else stack.enter_context(SimCameraServer(sim, rig.cameras, camera_endpoint))
         started = time.monotonic()
         with Live(
             get_renderable=lambda: _panel(sim, server, cameras), refresh_per_second=4, console=Console()
