@@ -173,7 +173,7 @@ def transactions(port: str, n: int, iterations: int) -> list[dict]:
 def in_process(n: int, iterations: int) -> dict:
     """The same fast sync read with the emulator in this process, for comparison."""
     with DynamixelChainEmulator(chain(n), baud_rate=BAUD, wire_timing=True) as emu:
-        with DynamixelBus(emu.port_path, BAUD) as bus:
+        with DynamixelBus(emu.port_path, BAUD, timeout_margin_ms=MARGIN_MS, retries=RETRIES) as bus:
             for i in range(1, n + 1):
                 bus.add_motor(f"j{i}", i, "xm430-w350")
             reader = bus.group_reader(list(range(1, n + 1)), ["present_position"], fast=True)
