@@ -7,6 +7,7 @@ logs and checkpoints.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -41,8 +42,16 @@ def init_distributed(device: str = "auto") -> DistEnv:
     if chosen.type == "cuda":
         torch.cuda.set_device(chosen)
     if not dist.is_initialized():
+        # Created once per process and kept for later train() calls: re-creating a group in the same
+        # torchrun process can hang on the launcher's rendezvous store.
         dist.init_process_group(backend="nccl" if chosen.type == "cuda" else "gloo")
+        atexit.register(_destroy)
     return DistEnv(rank, world_size, local_rank, chosen)
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _pick_device(device: str, local_rank: int | None) -> torch.device:
@@ -69,6 +78,16 @@ def mean_across(value: float, weight: float, env: DistEnv) -> float:
 
 
 def finish(env: DistEnv) -> None:
+    """Wait until every process is done with this run (rank 0 may still be writing its checkpoint)."""
     if env.distributed and dist.is_initialized():
         dist.barrier()
-        dist.destroy_process_group()
+
+
+def any_across(flag: bool, env: DistEnv) -> bool:
+    """True on every process if it is true on any: decisions such as "stop now" must be taken together,
+    or the processes that carry on wait forever for the ones that stopped."""
+    if not env.distributed:
+        return flag
+    t = torch.tensor([1.0 if flag else 0.0], device=env.device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)

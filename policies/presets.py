@@ -59,7 +59,7 @@ def _act(preset: str) -> PolicyConfig:
             act=ACTConfig(chunk_size=100, hidden_dim=256, n_heads=8, ff_dim=1024, enc_layers=4, dec_layers=4,
                           vae_enc_layers=2, latent_dim=32, kl_weight=10.0, dropout=0.1),
             # A higher rate than the paper's 1e-5: an hour on a CPU is a few thousand steps, not 100k.
-            train=TrainConfig(steps=6000, batch_size=8, lr=1e-4, backbone_lr=1e-4, weight_decay=1e-4,
+            train=TrainConfig(steps=7000, batch_size=8, lr=1e-4, backbone_lr=1e-4, weight_decay=1e-4,
                               warmup_steps=200, schedule="cosine", log_every=20, val_every=500,
                               checkpoint_every=500, threads=2, time_budget_min=60.0),
         )
@@ -95,7 +95,7 @@ def _diffusion(policy: PolicyKind, preset: str) -> PolicyConfig:
             diffusion=DiffusionConfig(n_obs_steps=2, horizon=16, n_action_steps=8, down_dims=(128, 256, 512),
                                       kernel_size=5, n_groups=8, step_embed_dim=64, keypoints=32,
                                       train_steps=100, inference_steps=10, flow_steps=10),
-            train=TrainConfig(steps=5000, batch_size=32, lr=1e-4, weight_decay=1e-6, betas=(0.95, 0.999),
+            train=TrainConfig(steps=7000, batch_size=32, lr=1e-4, weight_decay=1e-6, betas=(0.95, 0.999),
                               warmup_steps=200, schedule="cosine", log_every=20, val_every=500,
                               checkpoint_every=500, threads=2, time_budget_min=60.0),
         )

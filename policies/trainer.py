@@ -19,7 +19,7 @@ from torch.nn.parallel import DistributedDataParallel
 from policies.build import build_model, uses_ema
 from policies.checkpoint import META, load_checkpoint, save_checkpoint
 from policies.config import PolicyConfig
-from policies.distributed import DistEnv, finish, init_distributed, mean_across
+from policies.distributed import DistEnv, any_across, finish, init_distributed, mean_across
 from policies.ema import EMA
 from policies.episodes import EpisodeSet
 from policies.loading import (
@@ -153,7 +153,8 @@ class _Run:
                     window_loss, window_n, window_samples, window_start = 0.0, 0, 0, now
                 elif log:
                     log.advance(self.step)
-                out_of_time = cfg.time_budget_min is not None and time.monotonic() - started > cfg.time_budget_min * 60
+                out_of_time = cfg.time_budget_min is not None and any_across(
+                    time.monotonic() - started > cfg.time_budget_min * 60, env)
                 if self.step % cfg.val_every == 0 or self.step == cfg.steps or out_of_time:
                     self._evaluate(val, interval_loss / max(interval_n, 1), log)
                     interval_loss, interval_n = 0.0, 0
