@@ -56,7 +56,7 @@ def test_unknown_key(tmp_path):
     data = mutated(lambda d: d["arms"]["left_leader"].update(baudrate=1000000))
     assert problems_of(tmp_path, data) == [
         "arms.left_leader.baudrate: unknown key 'baudrate'; remove it or fix its spelling "
-        "(allowed here: role, side, port, baud_rate, protocol, return_delay_us, motors, gripper)"
+        "(allowed here: role, side, port, baud_rate, protocol, return_delay_us, reply_timeout_ms, motors, gripper)"
     ]
 
 

@@ -57,7 +57,7 @@ class DynamixelArm:
             arm=name,
             return_delay_us=spec.return_delay_us,
             clock=clock,
-            **bus_options,
+            **{"timeout_margin_ms": spec.reply_timeout_ms, **bus_options},
         )
         # present_current (126), present_velocity (128) and present_position (132) are contiguous:
         # any prefix of them is one block, one transaction.

@@ -67,6 +67,9 @@ class ArmSpec(StrictModel):
     baud_rate: int = 1_000_000
     protocol: float = 2.0
     return_delay_us: int = Field(default=0, ge=0, le=508)
+    # How long past the wire time (and the adapter's latency timer) a reply may take before a try
+    # counts as lost. Motors answer within microseconds; a simulated chain needs more slack.
+    reply_timeout_ms: float = Field(default=3.0, gt=0, le=1000)
     motors: dict[str, MotorSpec] = Field(min_length=1)  # joint name → motor, in joint order
     gripper: str | None = None  # the joint name of the gripper, if the arm has one
 
