@@ -65,8 +65,10 @@ def main() -> None:
         and verdict["loaded_p99_period_error_ms"] < TARGETS["loaded_p99_ms"]
         and verdict["idle_overruns"] == TARGETS["idle_overruns"]
     )
-    _common.write({"bench": "rate_loop", "rate_hz": 50, "targets": TARGETS, "summary": verdict, "cases": cases},
-                  args.out)
+    _common.write(
+        {"bench": "rate_loop", "rate_hz": 50, "targets": TARGETS, "summary": verdict, "cases": cases},
+        args.out,
+    )
 
 
 if __name__ == "__main__":

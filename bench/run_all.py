@@ -1,7 +1,7 @@
 """Run every bench/NAME.py and collect its JSON in one folder.
 
-    python bench/run_all.py --quick --out-dir /tmp/bench      # smoke run of every benchmark
-    python bench/run_all.py --out-dir docs/bench              # the figures quoted in docs/
+python bench/run_all.py --quick --out-dir /tmp/bench      # smoke run of every benchmark
+python bench/run_all.py --out-dir docs/bench              # the figures quoted in docs/
 """
 
 from __future__ import annotations

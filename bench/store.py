@@ -71,7 +71,9 @@ def frame_sets(n: int) -> tuple[dict[str, list[np.ndarray]], list[str]]:
     else:
         notes.append(why)
     sets["camera_like"] = [SyntheticCamera(480, 640, seed=s).frame(0.37 * s) for s in range(n)]
-    sets["camera_like_noise2"] = [SyntheticCamera(480, 640, seed=s, noise_sigma=2.0).frame(0.37 * s) for s in range(n)]
+    sets["camera_like_noise2"] = [
+        SyntheticCamera(480, 640, seed=s, noise_sigma=2.0).frame(0.37 * s) for s in range(n)
+    ]
     return sets, notes
 
 
@@ -96,14 +98,20 @@ def codecs() -> tuple[dict, list[str]]:
     }
     notes = []
     if cv2.haveImageWriter(".avif"):
-        out["avif_q80_speed10 (cv2)"] = _cv2_codec(".avif", [cv2.IMWRITE_AVIF_QUALITY, 80, cv2.IMWRITE_AVIF_SPEED, 10])
+        out["avif_q80_speed10 (cv2)"] = _cv2_codec(
+            ".avif", [cv2.IMWRITE_AVIF_QUALITY, 80, cv2.IMWRITE_AVIF_SPEED, 10]
+        )
     try:
         import imagecodecs
 
         out["jpegxl_d1_effort1 (imagecodecs)"] = (
-            lambda f: imagecodecs.jpegxl_encode(f, distance=1.0, effort=1), imagecodecs.jpegxl_decode)
+            lambda f: imagecodecs.jpegxl_encode(f, distance=1.0, effort=1),
+            imagecodecs.jpegxl_decode,
+        )
         out["avif_q80_speed10 (imagecodecs)"] = (
-            lambda f: imagecodecs.avif_encode(f, level=80, speed=10), imagecodecs.avif_decode)
+            lambda f: imagecodecs.avif_encode(f, level=80, speed=10),
+            imagecodecs.avif_decode,
+        )
     except ImportError:
         notes.append("imagecodecs not installed: JPEG XL / imagecodecs AVIF rows skipped")
     return out, notes
@@ -158,7 +166,11 @@ def feed_loop(writer, seconds: float, frames: list[np.ndarray], realtime: bool) 
     switch interval (robot_stack/realtime.py).
     """
     events = [(i / 50, "tick", i) for i in range(int(seconds * 50))]
-    events += [(0.003 + c * 0.007 + i / 30, cam, i) for c, cam in enumerate(CAMERAS) for i in range(int(seconds * 30))]
+    events += [
+        (0.003 + c * 0.007 + i / 30, cam, i)
+        for c, cam in enumerate(CAMERAS)
+        for i in range(int(seconds * 30))
+    ]
     events.sort()
     joints = np.zeros(14, np.float32)
     calls = []
@@ -177,14 +189,18 @@ def feed_loop(writer, seconds: float, frames: list[np.ndarray], realtime: bool) 
     us = np.array(calls)
     return {
         "realtime_scheduling": applied,
-        "add_call_us": {q: float(np.percentile(us, v)) for q, v in (("p50", 50), ("p99", 99), ("p99.9", 99.9))}
+        "add_call_us": {
+            q: float(np.percentile(us, v)) for q, v in (("p50", 50), ("p99", 99), ("p99.9", 99.9))
+        }
         | {"max": float(us.max())},
         "calls_over_1ms": int((us > 1000).sum()),
         "calls": len(us),
     }
 
 
-def writer_realtime(seconds: float, encode_threads: int, frames: list[np.ndarray], folder: Path, realtime: bool) -> dict:
+def writer_realtime(
+    seconds: float, encode_threads: int, frames: list[np.ndarray], folder: Path, realtime: bool
+) -> dict:
     rig = _rig4()
     path = folder / f"realtime_{encode_threads}_{int(realtime)}.zarr"
     with Dataset.create(path, rig) as ds:
@@ -217,7 +233,9 @@ def writer_max(n_frames: int, encode_threads: int, frames: list[np.ndarray], fol
     rig = _rig4()
     path = folder / f"max_{encode_threads}.zarr"
     with Dataset.create(path, rig) as ds:
-        writer = ds.begin_episode("bench", encode_threads=encode_threads, max_queue_bytes=n_frames * frames[0].nbytes + 2**20)
+        writer = ds.begin_episode(
+            "bench", encode_threads=encode_threads, max_queue_bytes=n_frames * frames[0].nbytes + 2**20
+        )
         began = time.perf_counter()
         for i in range(n_frames):
             writer.add_frame(CAMERAS[i % 4], i / 120, frames[i % len(frames)])
@@ -225,8 +243,12 @@ def writer_max(n_frames: int, encode_threads: int, frames: list[np.ndarray], fol
                 writer.add_tick(i / 120, np.zeros(14), np.zeros(14))
         writer.finish()
         seconds = time.perf_counter() - began
-    return {"encode_threads": encode_threads, "frames": n_frames, "frames_per_s": n_frames / seconds,
-            "write_mb_s": tree_bytes(path / "episodes") / seconds / 1e6}
+    return {
+        "encode_threads": encode_threads,
+        "frames": n_frames,
+        "frames_per_s": n_frames / seconds,
+        "write_mb_s": tree_bytes(path / "episodes") / seconds / 1e6,
+    }
 
 
 def read_speed(path: Path, n: int) -> dict:

@@ -15,6 +15,14 @@ from policies.spec import PolicySpec
 from policies.trainer import TrainResult, train
 
 __all__ = [
-    "ActionChunk", "Episode", "EpisodeSet", "MemoryEpisode", "Policy", "PolicyConfig", "PolicySpec",
-    "TrainResult", "make_config", "train",
+    "ActionChunk",
+    "Episode",
+    "EpisodeSet",
+    "MemoryEpisode",
+    "Policy",
+    "PolicyConfig",
+    "PolicySpec",
+    "TrainResult",
+    "make_config",
+    "train",
 ]

@@ -50,9 +50,14 @@ class ACTModel(nn.Module):
     def posterior(self, state: torch.Tensor, actions: torch.Tensor, mask: torch.Tensor):
         """(mu, logvar) of q(z | state, action chunk); padded actions are masked out of attention."""
         b = state.shape[0]
-        tokens = torch.cat([
-            self.vae_cls.expand(b, -1, -1), self.vae_state(state)[:, None], self.vae_action(actions),
-        ], dim=1)
+        tokens = torch.cat(
+            [
+                self.vae_cls.expand(b, -1, -1),
+                self.vae_state(state)[:, None],
+                self.vae_action(actions),
+            ],
+            dim=1,
+        )
         pad = torch.cat([torch.zeros(b, 2, dtype=torch.bool, device=mask.device), ~mask], dim=1)
         out = self.vae_encoder(tokens, self.vae_pos[None], pad)
         mu, logvar = self.latent_head(out[:, 0]).chunk(2, dim=-1)
@@ -64,16 +69,20 @@ class ACTModel(nn.Module):
         cells = self.image_proj(self.backbones(images).flatten(0, 1))  # (B·N, d, h, w)
         cells = cells.flatten(2).transpose(1, 2).unflatten(0, (b, -1))  # (B, N, h·w, d)
         cell_pos = self.cell_pos[None, None] + self.camera_embed[None, :, None]
-        tokens = torch.cat([self.latent_proj(z)[:, None], self.state_proj(state)[:, None], cells.flatten(1, 2)], 1)
-        pos = torch.cat([self.token_pos[None].expand(b, -1, -1),
-                         cell_pos.expand(b, -1, -1, -1).flatten(1, 2)], dim=1)
+        tokens = torch.cat(
+            [self.latent_proj(z)[:, None], self.state_proj(state)[:, None], cells.flatten(1, 2)], 1
+        )
+        pos = torch.cat(
+            [self.token_pos[None].expand(b, -1, -1), cell_pos.expand(b, -1, -1, -1).flatten(1, 2)], dim=1
+        )
         memory = self.encoder(tokens, pos)
         queries = torch.zeros(b, self.chunk_size, memory.shape[-1], device=memory.device, dtype=memory.dtype)
         out = self.decoder(queries, self.query_pos[None], memory, pos)
         return self.action_head(out)
 
-    def forward(self, batch: dict[str, torch.Tensor],
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         """Training loss for a batch of samples (images/state: one observation step; action: the chunk).
         In eval mode z is the posterior mean, so the loss is deterministic and `generator` is not needed."""
         images, state = batch["images"][:, -1], batch["state"][:, -1]
@@ -88,11 +97,19 @@ class ACTModel(nn.Module):
         return loss, {"l1": float(l1.detach()), "kl": float(kl.detach())}
 
     @torch.no_grad()
-    def predict_chunk(self, images: torch.Tensor, state: torch.Tensor, prefix: torch.Tensor | None = None,
-                      steps: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(
+        self,
+        images: torch.Tensor,
+        state: torch.Tensor,
+        prefix: torch.Tensor | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Normalised actions (B, chunk_size, A) from the current tick on, with z = 0."""
         if prefix is not None:
-            raise ValueError("ACT predicts a chunk in one pass; prefix inpainting needs a diffusion or flow policy")
+            raise ValueError(
+                "ACT predicts a chunk in one pass; prefix inpainting needs a diffusion or flow policy"
+            )
         state = state[:, -1]
         z = torch.zeros(state.shape[0], self.cfg.latent_dim, device=state.device, dtype=state.dtype)
         return self.decode(images[:, -1], state, z)

@@ -51,7 +51,9 @@ class BasicBlock(nn.Module):
         self.norm2 = make_norm(norm, c_out)
         self.shortcut = nn.Identity()
         if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), make_norm(norm, c_out))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 1, stride, bias=False), make_norm(norm, c_out)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.relu(self.norm1(self.conv1(x)))
@@ -65,7 +67,9 @@ class ResNet18(nn.Module):
     def __init__(self, width: int = 64, norm: str = "group"):
         super().__init__()
         self.stem = nn.Sequential(
-            nn.Conv2d(3, width, 7, 2, 3, bias=False), make_norm(norm, width), nn.ReLU(inplace=True),
+            nn.Conv2d(3, width, 7, 2, 3, bias=False),
+            make_norm(norm, width),
+            nn.ReLU(inplace=True),
             nn.MaxPool2d(3, 2, 1),
         )
         stages, c_in = [], width

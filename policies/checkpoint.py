@@ -44,9 +44,17 @@ class Checkpoint:
         return _load_tensors(path, device) if path.exists() else None
 
 
-def save_checkpoint(path: Path, *, config: PolicyConfig, spec: PolicySpec, normalizer: Normalizer,
-                    weights: dict[str, torch.Tensor], step: int, metrics: dict | None = None,
-                    train_state: dict | None = None) -> Path:
+def save_checkpoint(
+    path: Path,
+    *,
+    config: PolicyConfig,
+    spec: PolicySpec,
+    normalizer: Normalizer,
+    weights: dict[str, torch.Tensor],
+    step: int,
+    metrics: dict | None = None,
+    train_state: dict | None = None,
+) -> Path:
     """Write a checkpoint folder atomically: it appears complete under `path` or not at all."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
@@ -54,9 +62,15 @@ def save_checkpoint(path: Path, *, config: PolicyConfig, spec: PolicySpec, norma
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     meta = {
-        "format": FORMAT, "version": VERSION, "policy": config.policy, "step": step,
-        "config": config.model_dump(mode="json"), "spec": spec.model_dump(mode="json"),
-        "normalization": normalizer.to_json(), "metrics": metrics or {}, "torch": torch.__version__,
+        "format": FORMAT,
+        "version": VERSION,
+        "policy": config.policy,
+        "step": step,
+        "config": config.model_dump(mode="json"),
+        "spec": spec.model_dump(mode="json"),
+        "normalization": normalizer.to_json(),
+        "metrics": metrics or {},
+        "torch": torch.__version__,
     }
     torch.save({k: v.detach().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
     if train_state is not None:
@@ -79,9 +93,13 @@ def resolve(path: str | Path) -> Path:
         if (path / name / META).exists():
             return path / name
     if not path.exists():
-        raise RobotStackError(f"policy checkpoint {path} not found", hint="pass the folder `train` wrote, or its best/")
-    raise RobotStackError(f"{path} is not a policy checkpoint (no {META}, best/ or last/ in it)",
-                          hint="pass the folder `train` wrote, or its best/ or last/ subfolder")
+        raise RobotStackError(
+            f"policy checkpoint {path} not found", hint="pass the folder `train` wrote, or its best/"
+        )
+    raise RobotStackError(
+        f"{path} is not a policy checkpoint (no {META}, best/ or last/ in it)",
+        hint="pass the folder `train` wrote, or its best/ or last/ subfolder",
+    )
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -89,18 +107,27 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     try:
         meta = json.loads((path / META).read_text())
     except (OSError, json.JSONDecodeError) as exc:
-        raise RobotStackError(f"cannot read {path / META}: {exc}", hint="the checkpoint is damaged; use another") from exc
+        raise RobotStackError(
+            f"cannot read {path / META}: {exc}", hint="the checkpoint is damaged; use another"
+        ) from exc
     if meta.get("format") != FORMAT:
-        raise RobotStackError(f"{path / META} is not a robot_stack policy checkpoint", hint="pass a folder `train` wrote")
+        raise RobotStackError(
+            f"{path / META} is not a robot_stack policy checkpoint", hint="pass a folder `train` wrote"
+        )
     if meta.get("version") != VERSION:
-        raise RobotStackError(f"{path} has checkpoint format version {meta.get('version')}; this robot_stack reads "
-                              f"version {VERSION}", hint="use the robot_stack version that trained it")
+        raise RobotStackError(
+            f"{path} has checkpoint format version {meta.get('version')}; this robot_stack reads "
+            f"version {VERSION}",
+            hint="use the robot_stack version that trained it",
+        )
     try:
         config = PolicyConfig.model_validate(meta["config"])
         spec = PolicySpec.model_validate(meta["spec"])
         normalizer = Normalizer.from_json(meta["normalization"])
     except (KeyError, ValueError) as exc:
-        raise RobotStackError(f"{path / META} is incomplete or invalid: {exc}", hint="use another checkpoint") from None
+        raise RobotStackError(
+            f"{path / META} is incomplete or invalid: {exc}", hint="use another checkpoint"
+        ) from None
     if not (path / WEIGHTS).exists():
         raise RobotStackError(f"{path} has no {WEIGHTS}", hint="the checkpoint is incomplete; use another")
     return Checkpoint(path, config, spec, normalizer, int(meta.get("step", 0)), meta.get("metrics", {}))
@@ -110,5 +137,7 @@ def _load_tensors(path: Path, device: str | torch.device):
     try:
         return torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch raises several types for damaged or foreign files
-        raise RobotStackError(f"cannot load {path}: {exc}",
-                              hint="the file is damaged or not plain tensors; use another checkpoint") from None
+        raise RobotStackError(
+            f"cannot load {path}: {exc}",
+            hint="the file is damaged or not plain tensors; use another checkpoint",
+        ) from None

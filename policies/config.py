@@ -29,8 +29,12 @@ class BackboneConfig(Section):
 
 class DataConfig(Section):
     image_size: tuple[int, int] = (96, 128)  # (H, W) frames are resized to before cropping
-    crop_ratio: float = Field(default=1.0, gt=0.1, le=1.0)  # random crop at training, centre crop at inference
-    color_jitter: float = Field(default=0.0, ge=0.0, le=0.5)  # max relative brightness/contrast/saturation change
+    crop_ratio: float = Field(
+        default=1.0, gt=0.1, le=1.0
+    )  # random crop at training, centre crop at inference
+    color_jitter: float = Field(
+        default=0.0, ge=0.0, le=0.5
+    )  # max relative brightness/contrast/saturation change
     cameras: list[str] | None = None  # a subset of the dataset's cameras, in this order; None: all of them
     stride: int = Field(default=1, ge=1)  # control ticks per policy step (chunk dt = stride / control rate)
     normalization: Literal["minmax", "meanstd"] = "meanstd"
@@ -58,7 +62,9 @@ class ACTConfig(Section):
     @model_validator(mode="after")
     def _heads_divide(self) -> ACTConfig:
         if self.hidden_dim % self.n_heads:
-            raise ValueError(f"act.hidden_dim {self.hidden_dim} must be a multiple of act.n_heads {self.n_heads}")
+            raise ValueError(
+                f"act.hidden_dim {self.hidden_dim} must be a multiple of act.n_heads {self.n_heads}"
+            )
         return self
 
 
@@ -73,7 +79,9 @@ class DiffusionConfig(Section):
     keypoints: int = Field(default=32, ge=1)  # spatial-softmax keypoints per camera
     train_steps: int = Field(default=100, ge=2)  # DDPM noise levels
     inference_steps: int = Field(default=10, ge=1)  # DDIM steps
-    clip_sample: float | None = 1.0  # clamp predicted clean actions (min-max normalised data lives in [-1, 1])
+    clip_sample: float | None = (
+        1.0  # clamp predicted clean actions (min-max normalised data lives in [-1, 1])
+    )
     flow_steps: int = Field(default=10, ge=1)  # Euler steps for the flow-matching sampler
     ema_power: float = Field(default=0.75, gt=0.0)
     ema_max_decay: float = Field(default=0.9999, ge=0.0, lt=1.0)
@@ -94,7 +102,9 @@ class DiffusionConfig(Section):
                 f"exceeds diffusion.horizon {self.horizon}"
             )
         if any(d % self.n_groups for d in self.down_dims):
-            raise ValueError(f"every diffusion.down_dims entry must be a multiple of n_groups {self.n_groups}")
+            raise ValueError(
+                f"every diffusion.down_dims entry must be a multiple of n_groups {self.n_groups}"
+            )
         if self.inference_steps > self.train_steps:
             raise ValueError("diffusion.inference_steps cannot exceed diffusion.train_steps")
         return self

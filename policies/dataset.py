@@ -25,8 +25,17 @@ from policies.normalize import Normalizer
 
 
 class EpisodeDataset(Dataset):
-    def __init__(self, episodes: Sequence[Episode], cameras: Sequence[str], image_size: tuple[int, int],
-                 n_obs_steps: int, horizon: int, stride: int, normalizer: Normalizer, cache_frames: bool = True):
+    def __init__(
+        self,
+        episodes: Sequence[Episode],
+        cameras: Sequence[str],
+        image_size: tuple[int, int],
+        n_obs_steps: int,
+        horizon: int,
+        stride: int,
+        normalizer: Normalizer,
+        cache_frames: bool = True,
+    ):
         self.episodes = list(episodes)
         self.cameras = list(cameras)
         self.image_size = tuple(image_size)
@@ -41,7 +50,9 @@ class EpisodeDataset(Dataset):
             # ticks are renumbered from the first usable one
             self._obs.append(normalizer.state(np.asarray(episode.observation[start:], dtype=np.float32)))
             self._act.append(normalizer.action(np.asarray(episode.action[start:], dtype=np.float32)))
-            self._ticks.append({c: np.asarray(episode.frame_index(c)[start:], dtype=np.int64) for c in self.cameras})
+            self._ticks.append(
+                {c: np.asarray(episode.frame_index(c)[start:], dtype=np.int64) for c in self.cameras}
+            )
             index.append(np.stack([np.full(len(self._obs[-1]), e), np.arange(len(self._obs[-1]))], axis=1))
         self.index = np.concatenate(index, axis=0) if index else np.zeros((0, 2), dtype=np.int64)
 
@@ -56,10 +67,12 @@ class EpisodeDataset(Dataset):
         act_ticks = first + np.arange(self.horizon) * self.stride
         mask = act_ticks < n
         act_ticks = np.clip(act_ticks, 0, n - 1)
-        images = np.stack([
-            np.stack([self._frame(e, camera, int(self._ticks[e][camera][t])) for camera in self.cameras])
-            for t in obs_ticks
-        ])  # (T, N, H, W, 3)
+        images = np.stack(
+            [
+                np.stack([self._frame(e, camera, int(self._ticks[e][camera][t])) for camera in self.cameras])
+                for t in obs_ticks
+            ]
+        )  # (T, N, H, W, 3)
         return {
             "images": torch.from_numpy(images).permute(0, 1, 4, 2, 3).contiguous(),
             "state": torch.from_numpy(self._obs[e][obs_ticks]),

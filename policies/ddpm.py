@@ -18,6 +18,7 @@ Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) → 
 
 def cosine_alpha_bars(steps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
     """ᾱ_t for t = 0..steps-1: the fraction of signal variance left after t+1 noising steps."""
+
     def f(t: float) -> float:
         return math.cos((t / steps + s) / (1 + s) * math.pi / 2) ** 2
 
@@ -50,9 +51,16 @@ class DDPM:
         return sorted({self.train_steps - 1 - round(i * stride) for i in range(steps)}, reverse=True)
 
     @torch.no_grad()
-    def sample(self, denoise: Denoiser, shape: tuple[int, ...], steps: int, device: torch.device,
-               generator: torch.Generator | None = None, known: torch.Tensor | None = None,
-               known_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        denoise: Denoiser,
+        shape: tuple[int, ...],
+        steps: int,
+        device: torch.device,
+        generator: torch.Generator | None = None,
+        known: torch.Tensor | None = None,
+        known_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         alpha_bars = self.alpha_bars.to(device)
         x = torch.randn(shape, device=device, generator=generator)
         levels = self.timesteps(steps)

@@ -24,8 +24,13 @@ from policies.unet import ConditionalUnet1D
 
 
 class DiffusionModel(nn.Module):
-    def __init__(self, cfg: DiffusionConfig, backbone: BackboneConfig, spec: PolicySpec,
-                 objective: Literal["diffusion", "flow"]):
+    def __init__(
+        self,
+        cfg: DiffusionConfig,
+        backbone: BackboneConfig,
+        spec: PolicySpec,
+        objective: Literal["diffusion", "flow"],
+    ):
         super().__init__()
         self.cfg = cfg
         self.objective = objective
@@ -38,9 +43,19 @@ class DiffusionModel(nn.Module):
             SpatialSoftmax(self.backbones.out_channels, cfg.keypoints, feature_size) for _ in range(cameras)
         )
         obs_dim = cameras * 2 * cfg.keypoints + spec.state_dim
-        self.net = ConditionalUnet1D(spec.action_dim, obs_dim * cfg.n_obs_steps, tuple(cfg.down_dims),
-                                     cfg.kernel_size, cfg.n_groups, cfg.step_embed_dim)
-        self.process = DDPM(cfg.train_steps, cfg.clip_sample) if objective == "diffusion" else FlowMatching(cfg.clip_sample)
+        self.net = ConditionalUnet1D(
+            spec.action_dim,
+            obs_dim * cfg.n_obs_steps,
+            tuple(cfg.down_dims),
+            cfg.kernel_size,
+            cfg.n_groups,
+            cfg.step_embed_dim,
+        )
+        self.process = (
+            DDPM(cfg.train_steps, cfg.clip_sample)
+            if objective == "diffusion"
+            else FlowMatching(cfg.clip_sample)
+        )
 
     def encode(self, images: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
         """images (B, T, N, 3, H, W) in [0, 1], state (B, T, J) → conditioning (B, T·obs_dim)."""
@@ -50,8 +65,9 @@ class DiffusionModel(nn.Module):
         per_step = torch.cat([*keypoints, state.flatten(0, 1)], dim=-1)
         return per_step.unflatten(0, (b, t)).flatten(1)
 
-    def forward(self, batch: dict[str, torch.Tensor],
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+    def forward(
+        self, batch: dict[str, torch.Tensor], generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         # Padded steps past an episode's end repeat its last action ("hold still"), which is a valid target:
         # the sampler must produce every step of the horizon, so every step is trained.
         cond = self.encode(batch["images"], batch["state"])
@@ -61,8 +77,14 @@ class DiffusionModel(nn.Module):
         return loss, {"mse": float(loss.detach())}
 
     @torch.no_grad()
-    def predict_chunk(self, images: torch.Tensor, state: torch.Tensor, prefix: torch.Tensor | None = None,
-                      steps: int | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    def predict_chunk(
+        self,
+        images: torch.Tensor,
+        state: torch.Tensor,
+        prefix: torch.Tensor | None = None,
+        steps: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
         """Normalised actions (B, n_action_steps, A) from the current tick on.
 
         `prefix` (B, d, A): actions already committed for the current tick onwards; sampling keeps them and
@@ -77,13 +99,14 @@ class DiffusionModel(nn.Module):
             if start + d > self.cfg.horizon:
                 raise ValueError(f"a prefix of {d} actions does not fit the horizon of {self.cfg.horizon}")
             known = torch.zeros(shape, device=cond.device, dtype=cond.dtype)
-            known[:, start:start + d] = prefix
+            known[:, start : start + d] = prefix
             mask = torch.zeros((1, self.cfg.horizon, 1), dtype=torch.bool, device=cond.device)
-            mask[:, start:start + d] = True
+            mask[:, start : start + d] = True
         if self.objective == "diffusion":
             n = steps or self.cfg.inference_steps
         else:
             n = steps or self.cfg.flow_steps
-        sequence = self.process.sample(lambda x, t: self.net(x, t, cond), shape, n, cond.device,
-                                       generator, known, mask)
-        return sequence[:, start:start + self.cfg.n_action_steps]
+        sequence = self.process.sample(
+            lambda x, t: self.net(x, t, cond), shape, n, cond.device, generator, known, mask
+        )
+        return sequence[:, start : start + self.cfg.n_action_steps]

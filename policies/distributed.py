@@ -61,8 +61,10 @@ def _pick_device(device: str, local_rank: int | None) -> torch.device:
         return torch.device("cpu")
     chosen = torch.device(device)
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise RobotStackError(f"training device '{device}' asked for, but torch sees no CUDA GPU",
-                              hint="use --set train.device=cpu, or install a CUDA build of torch")
+        raise RobotStackError(
+            f"training device '{device}' asked for, but torch sees no CUDA GPU",
+            hint="use --set train.device=cpu, or install a CUDA build of torch",
+        )
     if chosen.type == "cuda" and local_rank is not None:
         return torch.device("cuda", local_rank)
     return chosen

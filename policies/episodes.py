@@ -73,7 +73,9 @@ class EpisodeSet:
     episodes: Sequence[Episode]
     arms: dict[str, list[str]]  # follower arm → joint names, in state order
     control_rate_hz: float
-    cameras: list[str] = field(default_factory=list)  # cameras every episode has; empty: from the first episode
+    cameras: list[str] = field(
+        default_factory=list
+    )  # cameras every episode has; empty: from the first episode
 
     def __post_init__(self) -> None:
         if not self.episodes:
@@ -84,7 +86,9 @@ class EpisodeSet:
     @classmethod
     def from_rig(cls, rig: RigSpec, episodes: Sequence[Episode]) -> EpisodeSet:
         arms = {name: arm.joint_names for name, arm in rig.arms_with_role("follower").items()}
-        return cls(episodes=episodes, arms=arms, control_rate_hz=rig.control_rate_hz, cameras=list(rig.cameras))
+        return cls(
+            episodes=episodes, arms=arms, control_rate_hz=rig.control_rate_hz, cameras=list(rig.cameras)
+        )
 
 
 def check_episode(episode: Episode, cameras: Sequence[str], state_dim: int, action_dim: int) -> int:
@@ -97,33 +101,43 @@ def check_episode(episode: Episode, cameras: Sequence[str], state_dim: int, acti
     where = f"episode '{episode.name}'"
     hint = "audit the dataset (`robot-stack audit`) and drop or re-record this episode"
     if obs.ndim != 2 or obs.shape[1] != state_dim:
-        raise RobotStackError(f"{where}: observation has shape {obs.shape}, expected (N, {state_dim})", hint=hint)
+        raise RobotStackError(
+            f"{where}: observation has shape {obs.shape}, expected (N, {state_dim})", hint=hint
+        )
     if act.shape != (len(obs), action_dim):
-        raise RobotStackError(f"{where}: action has shape {act.shape}, expected ({len(obs)}, {action_dim})",
-                              hint=hint)
+        raise RobotStackError(
+            f"{where}: action has shape {act.shape}, expected ({len(obs)}, {action_dim})", hint=hint
+        )
     if not (np.isfinite(obs).all() and np.isfinite(act).all()):
         raise RobotStackError(f"{where}: observation or action contains NaN or inf", hint=hint)
     start = 0
     for camera in cameras:
         if camera not in episode.cameras:
-            raise RobotStackError(f"{where} has no camera '{camera}' (it has: {', '.join(episode.cameras)})",
-                                  hint="choose cameras every episode has with --set data.cameras=[...]")
+            raise RobotStackError(
+                f"{where} has no camera '{camera}' (it has: {', '.join(episode.cameras)})",
+                hint="choose cameras every episode has with --set data.cameras=[...]",
+            )
         index = np.asarray(episode.frame_index(camera))
         count = episode.frame_count(camera)
         if index.shape != (len(obs),):
-            raise RobotStackError(f"{where}: camera '{camera}' aligns {index.shape} ticks, the episode has "
-                                  f"{len(obs)}", hint=hint)
+            raise RobotStackError(
+                f"{where}: camera '{camera}' aligns {index.shape} ticks, the episode has {len(obs)}",
+                hint=hint,
+            )
         missing = np.flatnonzero(index < 0)
         first = int(missing[-1]) + 1 if len(missing) else 0
         if len(missing) and (len(missing) != first or index.min() < -1):
-            raise RobotStackError(f"{where}: camera '{camera}' has ticks without a frame after its first frame",
-                                  hint=hint)
+            raise RobotStackError(
+                f"{where}: camera '{camera}' has ticks without a frame after its first frame", hint=hint
+            )
         if index.max(initial=-1) >= count:
             raise RobotStackError(
                 f"{where}: camera '{camera}' aligns ticks to frames up to {index.max()}, but it has {count} frames",
-                hint=hint)
+                hint=hint,
+            )
         start = max(start, first)
     if start >= len(obs):
-        raise RobotStackError(f"{where} has no tick at which every camera has a frame "
-                              f"({', '.join(cameras)})", hint=hint)
+        raise RobotStackError(
+            f"{where} has no tick at which every camera has a frame ({', '.join(cameras)})", hint=hint
+        )
     return start

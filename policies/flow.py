@@ -30,9 +30,16 @@ class FlowMatching:
         return (1 - tau_b) * noise + tau_b * data, tau * TIME_SCALE, data - noise
 
     @torch.no_grad()
-    def sample(self, velocity: VelocityField, shape: tuple[int, ...], steps: int, device: torch.device,
-               generator: torch.Generator | None = None, known: torch.Tensor | None = None,
-               known_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def sample(
+        self,
+        velocity: VelocityField,
+        shape: tuple[int, ...],
+        steps: int,
+        device: torch.device,
+        generator: torch.Generator | None = None,
+        known: torch.Tensor | None = None,
+        known_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """Euler integration from noise (τ = 0) to data (τ = 1); `known` entries ride their own straight
         path from the same starting noise, so the free entries are generated consistently with them."""
         start = torch.randn(shape, device=device, generator=generator)

@@ -29,10 +29,12 @@ def to_float(images: torch.Tensor) -> torch.Tensor:
 def center_crop(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     h, w = images.shape[-2:]
     top, left = (h - size[0]) // 2, (w - size[1]) // 2
-    return images[..., top:top + size[0], left:left + size[1]]
+    return images[..., top : top + size[0], left : left + size[1]]
 
 
-def random_crop(images: torch.Tensor, size: tuple[int, int], generator: torch.Generator | None = None) -> torch.Tensor:
+def random_crop(
+    images: torch.Tensor, size: tuple[int, int], generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Crop (B, ..., 3, H, W) at one random offset per sample (all steps and cameras of a sample move
     together, so the observation history stays consistent)."""
     b, (h, w) = images.shape[0], images.shape[-2:]
@@ -40,11 +42,17 @@ def random_crop(images: torch.Tensor, size: tuple[int, int], generator: torch.Ge
         return images
     tops = torch.randint(0, h - size[0] + 1, (b,), generator=generator).tolist()
     lefts = torch.randint(0, w - size[1] + 1, (b,), generator=generator).tolist()
-    return torch.stack([img[..., top:top + size[0], left:left + size[1]]
-                        for img, top, left in zip(images, tops, lefts, strict=True)])
+    return torch.stack(
+        [
+            img[..., top : top + size[0], left : left + size[1]]
+            for img, top, left in zip(images, tops, lefts, strict=True)
+        ]
+    )
 
 
-def color_jitter(images: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def color_jitter(
+    images: torch.Tensor, strength: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Random brightness, contrast and saturation per sample, each scaled by a factor in 1 ± strength."""
     if strength <= 0:
         return images
@@ -57,13 +65,18 @@ def color_jitter(images: torch.Tensor, strength: float, generator: torch.Generat
     images = images * factor()
     mean = images.mean(dim=(-3, -2, -1), keepdim=True)
     images = (images - mean) * factor() + mean
-    gray = (0.299 * images[..., 0:1, :, :] + 0.587 * images[..., 1:2, :, :] + 0.114 * images[..., 2:3, :, :])
+    gray = 0.299 * images[..., 0:1, :, :] + 0.587 * images[..., 1:2, :, :] + 0.114 * images[..., 2:3, :, :]
     images = (images - gray) * factor() + gray
     return images.clamp(0.0, 1.0)
 
 
-def prepare_images(images: torch.Tensor, crop: tuple[int, int], train: bool, jitter: float = 0.0,
-                   generator: torch.Generator | None = None) -> torch.Tensor:
+def prepare_images(
+    images: torch.Tensor,
+    crop: tuple[int, int],
+    train: bool,
+    jitter: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
     """uint8 (B, T, N, 3, H, W) → float network input (B, T, N, 3, crop_h, crop_w)."""
     x = to_float(images)
     if train:

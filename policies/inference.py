@@ -43,7 +43,9 @@ class ActionChunk:
         span = (len(self.actions) - 1) * self.dt
         times = np.arange(int(np.floor(span / dt + 1e-9)) + 1) * dt
         source = np.arange(len(self.actions)) * self.dt
-        actions = np.stack([np.interp(times, source, self.actions[:, j]) for j in range(self.actions.shape[1])], 1)
+        actions = np.stack(
+            [np.interp(times, source, self.actions[:, j]) for j in range(self.actions.shape[1])], 1
+        )
         return ActionChunk(actions.astype(np.float32), self.t_obs, dt)
 
 
@@ -57,10 +59,14 @@ class Policy:
         try:
             self.model.load_state_dict(checkpoint.weights(self.device))
         except RuntimeError as exc:
-            raise RobotStackError(f"{checkpoint.path}: weights do not fit the network its config describes: {exc}",
-                                  hint="the checkpoint is damaged or was edited; use another") from None
+            raise RobotStackError(
+                f"{checkpoint.path}: weights do not fit the network its config describes: {exc}",
+                hint="the checkpoint is damaged or was edited; use another",
+            ) from None
         self._generator = torch.Generator(device=self.device).manual_seed(0)
-        self._history: deque[tuple[float, torch.Tensor, torch.Tensor]] = deque(maxlen=8 * self.n_obs_steps * self.spec.stride)
+        self._history: deque[tuple[float, torch.Tensor, torch.Tensor]] = deque(
+            maxlen=8 * self.n_obs_steps * self.spec.stride
+        )
 
     @classmethod
     def load(cls, path: str | Path, device: str | torch.device = "cpu", steps: int | None = None) -> Policy:
@@ -99,7 +105,8 @@ class Policy:
         h, w = self.spec.image_size
         blank = {
             "images": {c: np.zeros((h, w, 3), np.uint8) for c in self.spec.cameras},
-            "state": self.normalizer.state_stats.mean.astype(np.float32), "t": 0.0,
+            "state": self.normalizer.state_stats.mean.astype(np.float32),
+            "t": 0.0,
         }
         elapsed = 0.0
         for i in range(max(1, runs)):
@@ -122,7 +129,9 @@ class Policy:
         known = self._prefix(prefix)
         with torch.inference_mode():
             x = center_crop(to_float(images_b), self.spec.crop_size)
-            normalised = self.model.predict_chunk(x, state_b, prefix=known, steps=self.steps, generator=self._generator)
+            normalised = self.model.predict_chunk(
+                x, state_b, prefix=known, steps=self.steps, generator=self._generator
+            )
         actions = self.normalizer.unnormalize_action(normalised[0].float().cpu().numpy())
         return ActionChunk(np.ascontiguousarray(actions, dtype=np.float32), t, self.dt)
 
@@ -133,21 +142,27 @@ class Policy:
         frames = observation["images"]
         absent = [c for c in self.spec.cameras if c not in frames]
         if absent:
-            raise RobotStackError(f"observation has no image from camera {', '.join(absent)} "
-                                  f"(policy cameras: {', '.join(self.spec.cameras)})",
-                                  hint="deliver a frame from every camera the policy was trained with")
+            raise RobotStackError(
+                f"observation has no image from camera {', '.join(absent)} "
+                f"(policy cameras: {', '.join(self.spec.cameras)})",
+                hint="deliver a frame from every camera the policy was trained with",
+            )
         prepared = []
         for camera in self.spec.cameras:
             frame = np.asarray(frames[camera])
             if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-                raise RobotStackError(f"camera '{camera}': image is {frame.dtype} {frame.shape}, expected uint8 (H, W, 3)",
-                                      hint="pass RGB frames as captured")
+                raise RobotStackError(
+                    f"camera '{camera}': image is {frame.dtype} {frame.shape}, expected uint8 (H, W, 3)",
+                    hint="pass RGB frames as captured",
+                )
             prepared.append(torch.from_numpy(resize_frame(frame, self.spec.image_size)).permute(2, 0, 1))
         state = np.asarray(observation["state"], dtype=np.float32)
         if state.shape != (self.spec.state_dim,):
-            raise RobotStackError(f"state has shape {state.shape}, the policy expects ({self.spec.state_dim},) — "
-                                  f"joints of {', '.join(self.spec.arms)} in that order",
-                                  hint="check the rig with policy.check_rig(rig)")
+            raise RobotStackError(
+                f"state has shape {state.shape}, the policy expects ({self.spec.state_dim},) — "
+                f"joints of {', '.join(self.spec.arms)} in that order",
+                hint="check the rig with policy.check_rig(rig)",
+            )
         if not np.isfinite(state).all():
             raise RobotStackError("state contains NaN or inf", hint="check the follower arm readings")
         normalised = torch.from_numpy(np.asarray(self.normalizer.state(state), dtype=np.float32))
@@ -169,12 +184,17 @@ class Policy:
         if prefix is None:
             return None
         if not self.supports_prefix:
-            raise RobotStackError("ACT cannot take a prefix of committed actions",
-                                  hint="use temporal ensembling with ACT; prefix inpainting needs a diffusion or flow policy")
+            raise RobotStackError(
+                "ACT cannot take a prefix of committed actions",
+                hint="use temporal ensembling with ACT; prefix inpainting needs a diffusion or flow policy",
+            )
         prefix = np.asarray(prefix, dtype=np.float32)
         if prefix.ndim != 2 or prefix.shape[1] != self.spec.action_dim or len(prefix) > self.chunk_length:
-            raise RobotStackError(f"prefix has shape {prefix.shape}, expected (d, {self.spec.action_dim}) "
-                                  f"with d ≤ {self.chunk_length}", hint="pass the committed actions from t_obs on")
+            raise RobotStackError(
+                f"prefix has shape {prefix.shape}, expected (d, {self.spec.action_dim}) "
+                f"with d ≤ {self.chunk_length}",
+                hint="pass the committed actions from t_obs on",
+            )
         if not np.isfinite(prefix).all():
             raise RobotStackError("prefix contains NaN or inf", hint="pass the actions actually committed")
         return torch.from_numpy(self.normalizer.action(prefix)).to(self.device)[None]

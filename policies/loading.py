@@ -26,14 +26,23 @@ def spec_for(config: PolicyConfig, data: EpisodeSet) -> PolicySpec:
         raise RobotStackError(
             f"data.cameras names {', '.join(unknown)}, which the dataset does not have "
             f"(it has: {', '.join(data.cameras)})",
-            hint="pick cameras from that list with --set data.cameras='[\"NAME\", ...]' or --set data.cameras=null")
+            hint="pick cameras from that list with --set data.cameras='[\"NAME\", ...]' or --set data.cameras=null",
+        )
     action_dims = {np.asarray(e.action).shape[-1] for e in data.episodes}
     if len(action_dims) != 1:
-        raise RobotStackError(f"episodes disagree on the action size: {sorted(action_dims)}",
-                              hint="train on episodes recorded with one rig")
-    return PolicySpec(cameras=cameras, image_size=config.data.image_size, crop_size=config.data.crop_size,
-                      arms=data.arms, action_dim=action_dims.pop(), control_rate_hz=data.control_rate_hz,
-                      stride=config.data.stride)
+        raise RobotStackError(
+            f"episodes disagree on the action size: {sorted(action_dims)}",
+            hint="train on episodes recorded with one rig",
+        )
+    return PolicySpec(
+        cameras=cameras,
+        image_size=config.data.image_size,
+        crop_size=config.data.crop_size,
+        arms=data.arms,
+        action_dim=action_dims.pop(),
+        control_rate_hz=data.control_rate_hz,
+        stride=config.data.stride,
+    )
 
 
 def split_episodes(count: int, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -47,23 +56,45 @@ def split_episodes(count: int, val_fraction: float, seed: int) -> tuple[list[int
 
 
 def fit_normalizer(config: PolicyConfig, episodes: Sequence[Episode]) -> Normalizer:
-    return Normalizer.fit(config.data.normalization, (np.asarray(e.observation) for e in episodes),
-                          (np.asarray(e.action) for e in episodes))
+    return Normalizer.fit(
+        config.data.normalization,
+        (np.asarray(e.observation) for e in episodes),
+        (np.asarray(e.action) for e in episodes),
+    )
 
 
-def make_dataset(config: PolicyConfig, spec: PolicySpec, episodes: Sequence[Episode],
-                 normalizer: Normalizer) -> EpisodeDataset:
-    return EpisodeDataset(episodes, spec.cameras, spec.image_size, config.n_obs_steps, config.horizon,
-                          spec.stride, normalizer, cache_frames=config.data.cache_frames)
+def make_dataset(
+    config: PolicyConfig, spec: PolicySpec, episodes: Sequence[Episode], normalizer: Normalizer
+) -> EpisodeDataset:
+    return EpisodeDataset(
+        episodes,
+        spec.cameras,
+        spec.image_size,
+        config.n_obs_steps,
+        config.horizon,
+        spec.stride,
+        normalizer,
+        cache_frames=config.data.cache_frames,
+    )
 
 
-def train_batches(dataset: EpisodeDataset, config: PolicyConfig, env: DistEnv, first_epoch: int) -> Iterator[tuple[int, dict]]:
+def train_batches(
+    dataset: EpisodeDataset, config: PolicyConfig, env: DistEnv, first_epoch: int
+) -> Iterator[tuple[int, dict]]:
     """Endless (epoch, batch) stream; each epoch is a fresh shuffle, sharded across processes."""
     cfg = config.train
-    sampler = DistributedSampler(dataset, num_replicas=env.world_size, rank=env.rank, shuffle=True, seed=cfg.seed)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                        drop_last=len(sampler) >= cfg.batch_size, pin_memory=env.device.type == "cuda",
-                        persistent_workers=cfg.num_workers > 0)
+    sampler = DistributedSampler(
+        dataset, num_replicas=env.world_size, rank=env.rank, shuffle=True, seed=cfg.seed
+    )
+    loader = DataLoader(
+        dataset,
+        batch_size=cfg.batch_size,
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        drop_last=len(sampler) >= cfg.batch_size,
+        pin_memory=env.device.type == "cuda",
+        persistent_workers=cfg.num_workers > 0,
+    )
     epoch = first_epoch
     while True:
         sampler.set_epoch(epoch)
@@ -79,13 +110,18 @@ def val_batches(dataset: EpisodeDataset, config: PolicyConfig, env: DistEnv) -> 
     count = min(len(dataset), cfg.val_batches * cfg.batch_size)
     if count == 0:
         return []
-    picks = np.unique(np.linspace(0, len(dataset) - 1, count).round().astype(int))[env.rank::env.world_size]
+    picks = np.unique(np.linspace(0, len(dataset) - 1, count).round().astype(int))[env.rank :: env.world_size]
     loader = DataLoader(Subset(dataset, picks.tolist()), batch_size=cfg.batch_size, shuffle=False)
     return list(loader)
 
 
-def to_device(batch: dict, config: PolicyConfig, device: torch.device, train: bool,
-              generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+def to_device(
+    batch: dict,
+    config: PolicyConfig,
+    device: torch.device,
+    train: bool,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
     """Move a batch to the device and turn uint8 frames into (augmented when training) network input."""
     images = batch["images"].to(device, non_blocking=True)
     return {

@@ -63,8 +63,9 @@ class Normalizer:
         return offset.astype(np.float32), scale.astype(np.float32)
 
     @classmethod
-    def fit(cls, mode: Literal["minmax", "meanstd"], states: Iterable[np.ndarray],
-            actions: Iterable[np.ndarray]) -> Normalizer:
+    def fit(
+        cls, mode: Literal["minmax", "meanstd"], states: Iterable[np.ndarray], actions: Iterable[np.ndarray]
+    ) -> Normalizer:
         return cls(mode, Stats.of(states), Stats.of(actions))
 
     def state(self, x):

@@ -23,8 +23,11 @@ def make_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
         groups.setdefault(key, []).append(param)
     backbone_lr = cfg.backbone_lr if cfg.backbone_lr is not None else cfg.lr
     param_groups = [
-        {"params": params, "base_lr": backbone_lr if is_backbone else cfg.lr,
-         "weight_decay": cfg.weight_decay if decayed else 0.0}
+        {
+            "params": params,
+            "base_lr": backbone_lr if is_backbone else cfg.lr,
+            "weight_decay": cfg.weight_decay if decayed else 0.0,
+        }
         for (is_backbone, decayed), params in sorted(groups.items())
     ]
     return torch.optim.AdamW(param_groups, lr=cfg.lr, betas=tuple(cfg.betas))

@@ -34,85 +34,212 @@ POLICIES: tuple[PolicyKind, ...] = ("act", "diffusion", "flow")
 _DP_STRIDE = 5
 
 _TEST_TRAIN = TrainConfig(
-    steps=30, batch_size=4, lr=1e-3, weight_decay=1e-4, warmup_steps=2, log_every=1, val_every=10,
-    val_batches=2, checkpoint_every=10, threads=1, grad_clip=10.0,
+    steps=30,
+    batch_size=4,
+    lr=1e-3,
+    weight_decay=1e-4,
+    warmup_steps=2,
+    log_every=1,
+    val_every=10,
+    val_batches=2,
+    checkpoint_every=10,
+    threads=1,
+    grad_clip=10.0,
 )
 
 
 def _act(preset: str) -> PolicyConfig:
     if preset == "test":
         return PolicyConfig(
-            policy="act", preset=preset,
+            policy="act",
+            preset=preset,
             backbone=BackboneConfig(width=8, norm="group", share=True),
             data=DataConfig(image_size=(48, 64), crop_ratio=0.9, color_jitter=0.1, normalization="meanstd"),
-            act=ACTConfig(chunk_size=8, hidden_dim=32, n_heads=4, ff_dim=64, enc_layers=2, dec_layers=3,
-                          vae_enc_layers=1, latent_dim=4, kl_weight=10.0, dropout=0.0),
+            act=ACTConfig(
+                chunk_size=8,
+                hidden_dim=32,
+                n_heads=4,
+                ff_dim=64,
+                enc_layers=2,
+                dec_layers=3,
+                vae_enc_layers=1,
+                latent_dim=4,
+                kl_weight=10.0,
+                dropout=0.0,
+            ),
             train=_TEST_TRAIN,
         )
     if preset == "sim-cpu":
         return PolicyConfig(
-            policy="act", preset=preset,
+            policy="act",
+            preset=preset,
             backbone=BackboneConfig(width=32, norm="group", share=True),
             # ACT's simulated tasks used the top camera alone; one camera keeps a CPU step affordable.
-            data=DataConfig(image_size=(96, 128), crop_ratio=0.95, color_jitter=0.0, cameras=["cam_high"],
-                            normalization="meanstd"),
-            act=ACTConfig(chunk_size=100, hidden_dim=256, n_heads=8, ff_dim=1024, enc_layers=4, dec_layers=4,
-                          vae_enc_layers=2, latent_dim=32, kl_weight=10.0, dropout=0.1),
+            data=DataConfig(
+                image_size=(96, 128),
+                crop_ratio=0.95,
+                color_jitter=0.0,
+                cameras=["cam_high"],
+                normalization="meanstd",
+            ),
+            act=ACTConfig(
+                chunk_size=100,
+                hidden_dim=256,
+                n_heads=8,
+                ff_dim=1024,
+                enc_layers=4,
+                dec_layers=4,
+                vae_enc_layers=2,
+                latent_dim=32,
+                kl_weight=10.0,
+                dropout=0.1,
+            ),
             # A higher rate than the paper's 1e-5: an hour on a CPU is a few thousand steps, not 100k.
-            train=TrainConfig(steps=7000, batch_size=8, lr=1e-4, backbone_lr=1e-4, weight_decay=1e-4,
-                              warmup_steps=200, schedule="cosine", log_every=20, val_every=500,
-                              checkpoint_every=500, threads=2, time_budget_min=60.0),
+            train=TrainConfig(
+                steps=7000,
+                batch_size=8,
+                lr=1e-4,
+                backbone_lr=1e-4,
+                weight_decay=1e-4,
+                warmup_steps=200,
+                schedule="cosine",
+                log_every=20,
+                val_every=500,
+                checkpoint_every=500,
+                threads=2,
+                time_budget_min=60.0,
+            ),
         )
     return PolicyConfig(
-        policy="act", preset=preset,
+        policy="act",
+        preset=preset,
         backbone=BackboneConfig(width=64, norm="group", share=True),
         data=DataConfig(image_size=(480, 640), crop_ratio=1.0, normalization="meanstd"),
-        act=ACTConfig(chunk_size=100, hidden_dim=512, n_heads=8, ff_dim=3200, enc_layers=4, dec_layers=7,
-                      vae_enc_layers=4, latent_dim=32, kl_weight=10.0, dropout=0.1),
-        train=TrainConfig(steps=100_000, batch_size=8, lr=1e-5, backbone_lr=1e-5, weight_decay=1e-4,
-                          warmup_steps=0, schedule="constant", log_every=100, val_every=2000,
-                          checkpoint_every=2000),
+        act=ACTConfig(
+            chunk_size=100,
+            hidden_dim=512,
+            n_heads=8,
+            ff_dim=3200,
+            enc_layers=4,
+            dec_layers=7,
+            vae_enc_layers=4,
+            latent_dim=32,
+            kl_weight=10.0,
+            dropout=0.1,
+        ),
+        train=TrainConfig(
+            steps=100_000,
+            batch_size=8,
+            lr=1e-5,
+            backbone_lr=1e-5,
+            weight_decay=1e-4,
+            warmup_steps=0,
+            schedule="constant",
+            log_every=100,
+            val_every=2000,
+            checkpoint_every=2000,
+        ),
     )
 
 
 def _diffusion(policy: PolicyKind, preset: str) -> PolicyConfig:
     if preset == "test":
         return PolicyConfig(
-            policy=policy, preset=preset,
+            policy=policy,
+            preset=preset,
             backbone=BackboneConfig(width=8, norm="group", share=False),
             data=DataConfig(image_size=(48, 64), crop_ratio=0.9, color_jitter=0.1, normalization="minmax"),
-            diffusion=DiffusionConfig(n_obs_steps=2, horizon=8, n_action_steps=4, down_dims=(16, 32),
-                                      kernel_size=3, n_groups=4, step_embed_dim=16, keypoints=4,
-                                      train_steps=20, inference_steps=4, flow_steps=4),
+            diffusion=DiffusionConfig(
+                n_obs_steps=2,
+                horizon=8,
+                n_action_steps=4,
+                down_dims=(16, 32),
+                kernel_size=3,
+                n_groups=4,
+                step_embed_dim=16,
+                keypoints=4,
+                train_steps=20,
+                inference_steps=4,
+                flow_steps=4,
+            ),
             train=_TEST_TRAIN,
         )
     if preset == "sim-cpu":
         return PolicyConfig(
-            policy=policy, preset=preset,
+            policy=policy,
+            preset=preset,
             backbone=BackboneConfig(width=32, norm="group", share=True),
-            data=DataConfig(image_size=(96, 128), crop_ratio=0.9, cameras=["cam_high"], stride=_DP_STRIDE,
-                            normalization="minmax"),
-            diffusion=DiffusionConfig(n_obs_steps=2, horizon=16, n_action_steps=8, down_dims=(128, 256, 512),
-                                      kernel_size=5, n_groups=8, step_embed_dim=64, keypoints=32,
-                                      train_steps=100, inference_steps=10, flow_steps=10),
-            train=TrainConfig(steps=7000, batch_size=32, lr=1e-4, weight_decay=1e-6, betas=(0.95, 0.999),
-                              warmup_steps=200, schedule="cosine", log_every=20, val_every=500,
-                              checkpoint_every=500, threads=2, time_budget_min=60.0),
+            data=DataConfig(
+                image_size=(96, 128),
+                crop_ratio=0.9,
+                cameras=["cam_high"],
+                stride=_DP_STRIDE,
+                normalization="minmax",
+            ),
+            diffusion=DiffusionConfig(
+                n_obs_steps=2,
+                horizon=16,
+                n_action_steps=8,
+                down_dims=(128, 256, 512),
+                kernel_size=5,
+                n_groups=8,
+                step_embed_dim=64,
+                keypoints=32,
+                train_steps=100,
+                inference_steps=10,
+                flow_steps=10,
+            ),
+            train=TrainConfig(
+                steps=7000,
+                batch_size=32,
+                lr=1e-4,
+                weight_decay=1e-6,
+                betas=(0.95, 0.999),
+                warmup_steps=200,
+                schedule="cosine",
+                log_every=20,
+                val_every=500,
+                checkpoint_every=500,
+                threads=2,
+                time_budget_min=60.0,
+            ),
         )
     return PolicyConfig(
-        policy=policy, preset=preset,
+        policy=policy,
+        preset=preset,
         backbone=BackboneConfig(width=64, norm="group", share=False),
         data=DataConfig(image_size=(240, 320), crop_ratio=0.9, stride=_DP_STRIDE, normalization="minmax"),
-        diffusion=DiffusionConfig(n_obs_steps=2, horizon=16, n_action_steps=8, down_dims=(256, 512, 1024),
-                                  kernel_size=5, n_groups=8, step_embed_dim=128, keypoints=32,
-                                  train_steps=100, inference_steps=10, flow_steps=10),
-        train=TrainConfig(steps=200_000, batch_size=64, lr=1e-4, weight_decay=1e-6, betas=(0.95, 0.999),
-                          warmup_steps=500, schedule="cosine", log_every=100, val_every=2000,
-                          checkpoint_every=2000),
+        diffusion=DiffusionConfig(
+            n_obs_steps=2,
+            horizon=16,
+            n_action_steps=8,
+            down_dims=(256, 512, 1024),
+            kernel_size=5,
+            n_groups=8,
+            step_embed_dim=128,
+            keypoints=32,
+            train_steps=100,
+            inference_steps=10,
+            flow_steps=10,
+        ),
+        train=TrainConfig(
+            steps=200_000,
+            batch_size=64,
+            lr=1e-4,
+            weight_decay=1e-6,
+            betas=(0.95, 0.999),
+            warmup_steps=500,
+            schedule="cosine",
+            log_every=100,
+            val_every=2000,
+            checkpoint_every=2000,
+        ),
     )
 
 
-def make_config(policy: str, preset: str = "sim-cpu", overrides: list[str] | tuple[str, ...] = ()) -> PolicyConfig:
+def make_config(
+    policy: str, preset: str = "sim-cpu", overrides: list[str] | tuple[str, ...] = ()
+) -> PolicyConfig:
     """The preset for `policy`, with `key=value` overrides applied (e.g. `act.hidden_dim=256`)."""
     if policy not in POLICIES:
         raise RobotStackError(f"unknown policy '{policy}'", hint=f"use one of: {', '.join(POLICIES)}")
@@ -135,7 +262,9 @@ def apply_overrides(config: PolicyConfig, overrides: list[str] | tuple[str, ...]
     try:
         return PolicyConfig.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in exc.errors()]
+        lines = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(config)'}: {err['msg']}" for err in exc.errors()
+        ]
         raise RobotStackError(
             "the overrides make an invalid configuration:\n  " + "\n  ".join(lines),
             hint="fix the --set values named above",
@@ -175,6 +304,8 @@ def _set_path(config: PolicyConfig, data: dict, key: str, value: Any) -> None:
                 hint="settings under act.* are for --policy act, under diffusion.* for diffusion and flow",
             )
         if not isinstance(child, BaseModel):
-            raise RobotStackError(f"'{'.'.join(parts[:depth + 1])}' is a value, not a section",
-                                  hint=f"use --set {'.'.join(parts[:depth + 1])}=VALUE")
+            raise RobotStackError(
+                f"'{'.'.join(parts[: depth + 1])}' is a value, not a section",
+                hint=f"use --set {'.'.join(parts[: depth + 1])}=VALUE",
+            )
         model, node = child, node[part]

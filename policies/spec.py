@@ -91,14 +91,24 @@ def _arms_text(arms: dict[str, list[str]]) -> str:
     return ", ".join(f"{name} ({len(joints)} joints)" for name, joints in arms.items())
 
 
-def spec_from_rig(rig: RigSpec, cameras: list[str] | None, image_size: tuple[int, int],
-                  crop_size: tuple[int, int], stride: int = 1) -> PolicySpec:
+def spec_from_rig(
+    rig: RigSpec,
+    cameras: list[str] | None,
+    image_size: tuple[int, int],
+    crop_size: tuple[int, int],
+    stride: int = 1,
+) -> PolicySpec:
     """The spec for training on episodes recorded on `rig` (state/action = follower joints, rig order)."""
     arms = {name: arm.joint_names for name, arm in rig.arms_with_role("follower").items()}
     if not arms:
         raise RobotStackError(f"rig '{rig.name}' has no follower arm", hint="a policy drives follower arms")
     names = list(rig.cameras) if cameras is None else list(cameras)
     return PolicySpec(
-        cameras=names, image_size=image_size, crop_size=crop_size, arms=arms,
-        action_dim=sum(len(j) for j in arms.values()), control_rate_hz=rig.control_rate_hz, stride=stride,
+        cameras=names,
+        image_size=image_size,
+        crop_size=crop_size,
+        arms=arms,
+        action_dim=sum(len(j) for j in arms.values()),
+        control_rate_hz=rig.control_rate_hz,
+        stride=stride,
     )

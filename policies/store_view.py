@@ -37,8 +37,9 @@ class StoreEpisode:
         return self._streams[camera].frames[index]
 
 
-def open_store(path: str | Path, episodes: Iterable[int] | None = None,
-               statuses: tuple[str, ...] = ("complete",)) -> EpisodeSet:
+def open_store(
+    path: str | Path, episodes: Iterable[int] | None = None, statuses: tuple[str, ...] = ("complete",)
+) -> EpisodeSet:
     """The episodes of a dataset (all, or the given indices) whose status is one of `statuses`."""
     dataset = Dataset.open(path)
     rig = dataset.rig
@@ -50,6 +51,8 @@ def open_store(path: str | Path, episodes: Iterable[int] | None = None,
             continue  # an explicitly named episode is used whatever its status
         chosen.append(StoreEpisode(stored))
     if not chosen:
-        raise RobotStackError(f"{path} has no episode to train on (statuses accepted: {', '.join(statuses)})",
-                              hint="record episodes with `robot-stack record`, or name the episodes to use")
+        raise RobotStackError(
+            f"{path} has no episode to train on (statuses accepted: {', '.join(statuses)})",
+            hint="record episodes with `robot-stack record`, or name the episodes to use",
+        )
     return EpisodeSet.from_rig(rig, chosen)

@@ -45,8 +45,14 @@ class TrainResult:
     stopped: str  # "finished" or "time budget"
 
 
-def train(config: PolicyConfig, dataset: EpisodeSet, out_dir: str | Path, *, resume: bool = False,
-          show_progress: bool = True) -> TrainResult:
+def train(
+    config: PolicyConfig,
+    dataset: EpisodeSet,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    show_progress: bool = True,
+) -> TrainResult:
     env = init_distributed(config.train.device)
     try:
         return _Run(config, dataset, Path(out_dir), env, resume).run(show_progress)
@@ -66,7 +72,11 @@ class _Run:
         self.normalizer, state = self._start_or_resume(resume, [data.episodes[i] for i in train_ids])
 
         self.model = build_model(config, self.spec).to(env.device)
-        self.ema = EMA(self.model, config.diffusion.ema_power, config.diffusion.ema_max_decay) if uses_ema(config) else None
+        self.ema = (
+            EMA(self.model, config.diffusion.ema_power, config.diffusion.ema_max_decay)
+            if uses_ema(config)
+            else None
+        )
         self.optimizer = make_optimizer(self.model, cfg)
         self.step, self.epoch, self.best = 0, 0, None
         self.aug_rng = torch.Generator().manual_seed(cfg.seed * 1000 + env.rank)
@@ -80,10 +90,17 @@ class _Run:
             self.aug_rng.set_state(state["aug_rng"])
         self.net = self.model
         if env.distributed:
-            self.net = DistributedDataParallel(self.model, device_ids=[env.device.index] if env.device.type == "cuda" else None)
-        self.train_set = make_dataset(config, self.spec, [data.episodes[i] for i in train_ids], self.normalizer)
+            self.net = DistributedDataParallel(
+                self.model, device_ids=[env.device.index] if env.device.type == "cuda" else None
+            )
+        self.train_set = make_dataset(
+            config, self.spec, [data.episodes[i] for i in train_ids], self.normalizer
+        )
         self.val_set = make_dataset(config, self.spec, [data.episodes[i] for i in val_ids], self.normalizer)
-        self.split = {"train": [data.episodes[i].name for i in train_ids], "val": [data.episodes[i].name for i in val_ids]}
+        self.split = {
+            "train": [data.episodes[i].name for i in train_ids],
+            "val": [data.episodes[i].name for i in val_ids],
+        }
 
     def _start_or_resume(self, resume: bool, train_episodes) -> tuple[Normalizer, dict | None]:
         """Fresh run: statistics of the training split. Resume: the saved statistics and training state."""
@@ -91,19 +108,25 @@ class _Run:
         if not (last / META).exists():
             return fit_normalizer(self.config, train_episodes), None
         if not resume:
-            raise RobotStackError(f"{self.out_dir} already holds a training run (step files in {last})",
-                                  hint="resume it (--resume), or train into a new output folder")
+            raise RobotStackError(
+                f"{self.out_dir} already holds a training run (step files in {last})",
+                hint="resume it (--resume), or train into a new output folder",
+            )
         ckpt = load_checkpoint(last)
         mine = self.config.model_dump(mode="json", exclude={"train", "preset"})
         theirs = ckpt.config.model_dump(mode="json", exclude={"train", "preset"})
         if mine != theirs:
             differs = sorted(k for k in mine if mine[k] != theirs.get(k))
-            raise RobotStackError(f"cannot resume {last}: its {', '.join(differs)} settings differ from these",
-                                  hint="resume with the settings it was started with (only train.* may change)")
+            raise RobotStackError(
+                f"cannot resume {last}: its {', '.join(differs)} settings differ from these",
+                hint="resume with the settings it was started with (only train.* may change)",
+            )
         ckpt.spec.check_same(self.spec, str(last))
         state = ckpt.train_state(self.env.device)
         if state is None:
-            raise RobotStackError(f"{last} has no training state", hint="resume from a run folder `train` wrote")
+            raise RobotStackError(
+                f"{last} has no training state", hint="resume from a run folder `train` wrote"
+            )
         return ckpt.normalizer, state
 
     def run(self, show_progress: bool) -> TrainResult:
@@ -116,8 +139,16 @@ class _Run:
         val = val_batches(self.val_set, self.config, env)
         stream = train_batches(self.train_set, self.config, env, self.epoch)
         if log:
-            log.write({"kind": "start", "step": self.step, "split": self.split, "samples": len(self.train_set),
-                       "device": str(env.device), "world_size": env.world_size})
+            log.write(
+                {
+                    "kind": "start",
+                    "step": self.step,
+                    "split": self.split,
+                    "samples": len(self.train_set),
+                    "device": str(env.device),
+                    "world_size": env.world_size,
+                }
+            )
         started = window_start = time.monotonic()
         window_loss, window_n, window_samples, interval_loss, interval_n = 0.0, 0, 0, 0.0, 0
         stopped = "finished"
@@ -129,8 +160,10 @@ class _Run:
                 lr = set_lr(self.optimizer, self.step, cfg)
                 loss, metrics = self.net(batch)
                 if not math.isfinite(loss.item()):
-                    raise RobotStackError(f"training diverged: the loss is {loss.item()} at step {self.step}",
-                                          hint="lower train.lr, or resume from last/ with a smaller rate")
+                    raise RobotStackError(
+                        f"training diverged: the loss is {loss.item()} at step {self.step}",
+                        hint="lower train.lr, or resume from last/ with a smaller rate",
+                    )
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or math.inf)
@@ -145,16 +178,25 @@ class _Run:
                     now = time.monotonic()
                     rate = window_samples / max(now - window_start, 1e-9)
                     steps_per_s = window_n / max(now - window_start, 1e-9)
-                    record = {"kind": "train", "step": self.step, "loss": window_loss / window_n, "lr": lr,
-                              "grad_norm": float(grad_norm), "samples_per_s": rate, "elapsed_s": now - started,
-                              "eta_s": (cfg.steps - self.step) / max(steps_per_s, 1e-9), **metrics}
+                    record = {
+                        "kind": "train",
+                        "step": self.step,
+                        "loss": window_loss / window_n,
+                        "lr": lr,
+                        "grad_norm": float(grad_norm),
+                        "samples_per_s": rate,
+                        "elapsed_s": now - started,
+                        "eta_s": (cfg.steps - self.step) / max(steps_per_s, 1e-9),
+                        **metrics,
+                    }
                     log.write(record)
                     log.advance(self.step, loss=record["loss"], rate=rate)
                     window_loss, window_n, window_samples, window_start = 0.0, 0, 0, now
                 elif log:
                     log.advance(self.step)
                 out_of_time = cfg.time_budget_min is not None and any_across(
-                    time.monotonic() - started > cfg.time_budget_min * 60, env)
+                    time.monotonic() - started > cfg.time_budget_min * 60, env
+                )
                 if self.step % cfg.val_every == 0 or self.step == cfg.steps or out_of_time:
                     self._evaluate(val, interval_loss / max(interval_n, 1), log)
                     interval_loss, interval_n = 0.0, 0
@@ -174,7 +216,9 @@ class _Run:
         net = self.ema.module if self.ema is not None else self.model
         if val:
             net.eval()
-            noise = torch.Generator(device=self.env.device).manual_seed(self.config.train.seed)  # same draws every time
+            noise = torch.Generator(device=self.env.device).manual_seed(
+                self.config.train.seed
+            )  # same draws every time
             total, count = 0.0, 0
             with torch.no_grad():
                 for raw in val:
@@ -190,8 +234,15 @@ class _Run:
         if improved:
             self.best = score
             if self.env.is_main:
-                save_checkpoint(self.out_dir / "best", config=self.config, spec=self.spec, normalizer=self.normalizer,
-                                weights=net.state_dict(), step=self.step, metrics={key: score})
+                save_checkpoint(
+                    self.out_dir / "best",
+                    config=self.config,
+                    spec=self.spec,
+                    normalizer=self.normalizer,
+                    weights=net.state_dict(),
+                    step=self.step,
+                    metrics={key: score},
+                )
         if log:
             log.write({"kind": "val", "step": self.step, key: score, "best": improved})
             log.advance(self.step, val=score)
@@ -201,10 +252,23 @@ class _Run:
             return
         deployed = self.ema.module if self.ema is not None else self.model
         state = {
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(), "step": self.step,
-            "epoch": self.epoch, "best": self.best, "rng": torch.get_rng_state(), "aug_rng": self.aug_rng.get_state(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "best": self.best,
+            "rng": torch.get_rng_state(),
+            "aug_rng": self.aug_rng.get_state(),
         }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
-        save_checkpoint(self.out_dir / "last", config=self.config, spec=self.spec, normalizer=self.normalizer,
-                        weights=deployed.state_dict(), step=self.step, metrics={"best": self.best}, train_state=state)
+        save_checkpoint(
+            self.out_dir / "last",
+            config=self.config,
+            spec=self.spec,
+            normalizer=self.normalizer,
+            weights=deployed.state_dict(),
+            step=self.step,
+            metrics={"best": self.best},
+            train_state=state,
+        )

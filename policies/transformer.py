@@ -34,8 +34,9 @@ class DecoderLayer(nn.Module):
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor,
-                memory_pos: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor
+    ) -> torch.Tensor:
         q = x + query_pos
         x = self.norm1(x + self.drop(self.self_attn(q, q, x, need_weights=False)[0]))
         attended = self.cross_attn(x + query_pos, memory + memory_pos, memory, need_weights=False)[0]
@@ -63,8 +64,9 @@ class Decoder(nn.Module):
         self.layers = nn.ModuleList(DecoderLayer(dim, heads, ff_dim, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(dim)
 
-    def forward(self, x: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor,
-                memory_pos: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, query_pos: torch.Tensor, memory: torch.Tensor, memory_pos: torch.Tensor
+    ) -> torch.Tensor:
         for layer in self.layers:
             x = layer(x, query_pos, memory, memory_pos)
         return self.norm(x)

@@ -23,7 +23,9 @@ class TimeEmbedding(nn.Module):
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         half = self.dim // 2
-        freq = torch.exp(torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(10000.0) / (half - 1)))
+        freq = torch.exp(
+            torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(10000.0) / (half - 1))
+        )
         angles = t.float()[:, None] * freq[None]
         return self.mlp(torch.cat([angles.sin(), angles.cos()], dim=-1))
 
@@ -31,8 +33,9 @@ class TimeEmbedding(nn.Module):
 class ConvBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, kernel: int, groups: int):
         super().__init__()
-        self.block = nn.Sequential(nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2),
-                                   nn.GroupNorm(groups, c_out), nn.Mish())
+        self.block = nn.Sequential(
+            nn.Conv1d(c_in, c_out, kernel, padding=kernel // 2), nn.GroupNorm(groups, c_out), nn.Mish()
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.block(x)
@@ -57,8 +60,15 @@ class FiLMResBlock(nn.Module):
 class ConditionalUnet1D(nn.Module):
     """(B, T, A) noisy actions + (B,) time + (B, cond) features → (B, T, A)."""
 
-    def __init__(self, action_dim: int, cond_dim: int, down_dims: tuple[int, ...], kernel: int, groups: int,
-                 time_dim: int):
+    def __init__(
+        self,
+        action_dim: int,
+        cond_dim: int,
+        down_dims: tuple[int, ...],
+        kernel: int,
+        groups: int,
+        time_dim: int,
+    ):
         super().__init__()
         self.time = TimeEmbedding(time_dim)
         cond = time_dim + cond_dim
@@ -66,20 +76,31 @@ class ConditionalUnet1D(nn.Module):
         self.down = nn.ModuleList()
         for i, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:], strict=True)):
             last = i == len(down_dims) - 1
-            self.down.append(nn.ModuleList([
-                FiLMResBlock(c_in, c_out, cond, kernel, groups), FiLMResBlock(c_out, c_out, cond, kernel, groups),
-                nn.Identity() if last else nn.Conv1d(c_out, c_out, 3, 2, 1),
-            ]))
+            self.down.append(
+                nn.ModuleList(
+                    [
+                        FiLMResBlock(c_in, c_out, cond, kernel, groups),
+                        FiLMResBlock(c_out, c_out, cond, kernel, groups),
+                        nn.Identity() if last else nn.Conv1d(c_out, c_out, 3, 2, 1),
+                    ]
+                )
+            )
         mid = down_dims[-1]
         self.mid = nn.ModuleList([FiLMResBlock(mid, mid, cond, kernel, groups) for _ in range(2)])
         self.up = nn.ModuleList()
         for c_out, c_in in reversed(list(zip(down_dims[:-1], down_dims[1:], strict=True))):
-            self.up.append(nn.ModuleList([
-                nn.ConvTranspose1d(c_in, c_in, 4, 2, 1),
-                FiLMResBlock(c_in + c_out, c_out, cond, kernel, groups), FiLMResBlock(c_out, c_out, cond, kernel, groups),
-            ]))
-        self.head = nn.Sequential(ConvBlock(down_dims[0], down_dims[0], kernel, groups),
-                                  nn.Conv1d(down_dims[0], action_dim, 1))
+            self.up.append(
+                nn.ModuleList(
+                    [
+                        nn.ConvTranspose1d(c_in, c_in, 4, 2, 1),
+                        FiLMResBlock(c_in + c_out, c_out, cond, kernel, groups),
+                        FiLMResBlock(c_out, c_out, cond, kernel, groups),
+                    ]
+                )
+            )
+        self.head = nn.Sequential(
+            ConvBlock(down_dims[0], down_dims[0], kernel, groups), nn.Conv1d(down_dims[0], action_dim, 1)
+        )
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
         cond = torch.cat([self.time(t), features], dim=-1)

@@ -20,8 +20,18 @@ def wait_for(path, timeout=15.0):
 
 def test_emulate_serves_a_rig_arm_until_terminated(tmp_path, repo_root):
     link = tmp_path / "ttyDXL_left_follower"
-    cmd = [sys.executable, "-m", "robot_stack.app.cli", "--rig", str(repo_root / "hardware.yaml"),
-           "emulate", "--arm", "left_follower", "--port", str(link)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "robot_stack.app.cli",
+        "--rig",
+        str(repo_root / "hardware.yaml"),
+        "emulate",
+        "--arm",
+        "left_follower",
+        "--port",
+        str(link),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=repo_root)
     try:
         wait_for(link)

@@ -22,8 +22,11 @@ RESULT_FAIL, INSTRUCTION, CRC, RANGE, LENGTH, LIMIT, ACCESS, ALERT = 1, 2, 3, 4,
 
 @pytest.fixture
 def bus():
-    motors = [EmulatedMotorConfig(1, "xm430-w350"), EmulatedMotorConfig(2, "xl430-w250"),
-              EmulatedMotorConfig(3, "xm430-w350")]
+    motors = [
+        EmulatedMotorConfig(1, "xm430-w350"),
+        EmulatedMotorConfig(2, "xl430-w250"),
+        EmulatedMotorConfig(3, "xm430-w350"),
+    ]
     with DynamixelChainEmulator(motors, baud_rate=BAUD, seed=7) as emu:
         port = PortHandler(emu.port_path)
         assert port.openPort()

@@ -78,9 +78,12 @@ def test_set_present_values_from_outside_round_trip_through_the_raw_frame(open_b
 def test_write_listener_and_before_reply_hook(open_bus):
     emu, port, ph = open_bus([EmulatedMotorConfig(1, "xm430-w350"), EmulatedMotorConfig(2, "xm430-w350")])
     writes, refreshed = [], []
-    emu.attach_physics(before_reply=lambda ids: refreshed.append(list(ids)) or
-                       [emu.motor(i).set_raw_position(100 * i) for i in ids],
-                       on_write=lambda *event: writes.append(event))
+    emu.attach_physics(
+        before_reply=lambda ids: (
+            refreshed.append(list(ids)) or [emu.motor(i).set_raw_position(100 * i) for i in ids]
+        ),
+        on_write=lambda *event: writes.append(event),
+    )
     writer = GroupSyncWrite(port, ph, 116, 4)
     writer.addParam(1, list((1500).to_bytes(4, "little")))
     writer.addParam(2, list((2500).to_bytes(4, "little")))
@@ -150,7 +153,9 @@ def test_lifecycle_link_threads_and_restart(tmp_path):
     assert not [t for t in set(threading.enumerate()) - before if t.name.startswith("dxl-lifecycle")]
     (tmp_path / "occupied").write_text("not a tty")
     with pytest.raises(FileExistsError):
-        DynamixelChainEmulator([EmulatedMotorConfig(1, "xm430-w350")], link_path=tmp_path / "occupied").start()
+        DynamixelChainEmulator(
+            [EmulatedMotorConfig(1, "xm430-w350")], link_path=tmp_path / "occupied"
+        ).start()
     assert (tmp_path / "occupied").read_text() == "not a tty"
 
 

@@ -31,10 +31,17 @@ def test_crc_matches_the_emanual_ping_example_and_the_sdk():
 def test_stuffing_matches_the_sdk_and_round_trips():
     rng = random.Random(2)
     for _ in range(200):
-        params = bytes(rng.choice([0xFF, 0xFD, 0x00, rng.randrange(256)]) for _ in range(rng.randrange(0, 20)))
+        params = bytes(
+            rng.choice([0xFF, 0xFD, 0x00, rng.randrange(256)]) for _ in range(rng.randrange(0, 20))
+        )
         ours = p.frame(7, p.WRITE, params)
         theirs = [0] * (len(params) + 10)
-        theirs[4], theirs[5], theirs[6], theirs[7] = 7, (len(params) + 3) & 0xFF, (len(params) + 3) >> 8, p.WRITE
+        theirs[4], theirs[5], theirs[6], theirs[7] = (
+            7,
+            (len(params) + 3) & 0xFF,
+            (len(params) + 3) >> 8,
+            p.WRITE,
+        )
         theirs[8 : 8 + len(params)] = params
         stuffed = SDK.addStuffing(theirs)
         assert ours[:-2] == bytes([0xFF, 0xFF, 0xFD, 0x00]) + bytes(stuffed[4 : len(ours) - 2])
@@ -71,8 +78,11 @@ def test_parser_flags_bad_crc_and_drops_a_stalled_false_header():
 
 
 def test_fast_read_reply_has_the_layout_the_sdk_parses():
-    answers = [(object(), 1, 0, bytes([1, 2, 3, 4])), (object(), 2, 0x80, bytes([5, 6, 7, 8])),
-               (object(), 3, 0, bytes([9, 10, 11, 12]))]
+    answers = [
+        (object(), 1, 0, bytes([1, 2, 3, 4])),
+        (object(), 2, 0x80, bytes([5, 6, 7, 8])),
+        (object(), 3, 0, bytes([9, 10, 11, 12])),
+    ]
     (reply,) = fast_read_reply(answers)
     packet = reply.packet
     assert len(packet) == 8 + 3 * (4 + 4)
@@ -118,5 +128,10 @@ def test_table_lookups_fail_with_names():
 def test_hardware_error_bits_decode():
     assert decode_hardware_error(0) == []
     assert decode_hardware_error(0b100101) == ["input_voltage", "overheating", "overload"]
-    assert set(HARDWARE_ERROR_BITS.values()) == {"input_voltage", "overheating", "motor_encoder",
-                                                 "electrical_shock", "overload"}
+    assert set(HARDWARE_ERROR_BITS.values()) == {
+        "input_voltage",
+        "overheating",
+        "motor_encoder",
+        "electrical_shock",
+        "overload",
+    }

@@ -37,8 +37,11 @@ def u32(value):
 
 def test_ping_reports_each_models_number(bus):
     _, port, ph = bus
-    assert [ph.ping(port, i) for i in (1, 2, 3)] == [(1020, COMM_SUCCESS, 0), (1060, COMM_SUCCESS, 0),
-                                                    (1200, COMM_SUCCESS, 0)]
+    assert [ph.ping(port, i) for i in (1, 2, 3)] == [
+        (1020, COMM_SUCCESS, 0),
+        (1060, COMM_SUCCESS, 0),
+        (1200, COMM_SUCCESS, 0),
+    ]
     assert ph.ping(port, 9)[1] == COMM_RX_TIMEOUT
 
 

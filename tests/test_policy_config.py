@@ -18,7 +18,14 @@ def test_every_preset_builds_and_round_trips_through_json(policy, preset):
 def test_paper_act_is_the_published_recipe():
     c = make_config("act", "paper")
     a = c.act
-    assert (a.chunk_size, a.hidden_dim, a.enc_layers, a.dec_layers, a.latent_dim, a.kl_weight) == (100, 512, 4, 7, 32, 10.0)
+    assert (a.chunk_size, a.hidden_dim, a.enc_layers, a.dec_layers, a.latent_dim, a.kl_weight) == (
+        100,
+        512,
+        4,
+        7,
+        32,
+        10.0,
+    )
     assert (c.train.lr, c.train.batch_size, c.backbone.width) == (1e-5, 8, 64)
 
 
@@ -30,19 +37,31 @@ def test_paper_diffusion_is_the_published_recipe(policy):
 
 
 def test_overrides_parse_numbers_lists_words_and_null():
-    c = make_config("act", "test", ["act.hidden_dim=64", "data.image_size=[32,40]", "backbone.norm=batch",
-                                    "train.backbone_lr=null", "train.lr=3e-4"])
+    c = make_config(
+        "act",
+        "test",
+        [
+            "act.hidden_dim=64",
+            "data.image_size=[32,40]",
+            "backbone.norm=batch",
+            "train.backbone_lr=null",
+            "train.lr=3e-4",
+        ],
+    )
     assert c.act.hidden_dim == 64 and c.data.image_size == (32, 40) and c.backbone.norm == "batch"
     assert c.train.backbone_lr is None and c.train.lr == 3e-4
 
 
-@pytest.mark.parametrize("override, words", [
-    ("act.hidden=64", ["act.hidden", "hidden_dim"]),
-    ("diffusion.horizon=8", ["does not apply", "act"]),
-    ("act.hidden_dim=30", ["n_heads"]),
-    ("train.lr", ["key=value"]),
-    ("policy=flow", ["--policy"]),
-])
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("act.hidden=64", ["act.hidden", "hidden_dim"]),
+        ("diffusion.horizon=8", ["does not apply", "act"]),
+        ("act.hidden_dim=30", ["n_heads"]),
+        ("train.lr", ["key=value"]),
+        ("policy=flow", ["--policy"]),
+    ],
+)
 def test_bad_overrides_are_refused_clearly(override, words):
     with pytest.raises(RobotStackError) as err:
         apply_overrides(make_config("act", "test"), [override])

@@ -30,8 +30,15 @@ def identity_normalizer(dim=2):
 
 
 def test_sample_history_actions_mask_and_frame_alignment():
-    ds = EpisodeDataset([numbered_episode()], ["cam"], (8, 8), n_obs_steps=2, horizon=4, stride=2,
-                        normalizer=identity_normalizer())
+    ds = EpisodeDataset(
+        [numbered_episode()],
+        ["cam"],
+        (8, 8),
+        n_obs_steps=2,
+        horizon=4,
+        stride=2,
+        normalizer=identity_normalizer(),
+    )
     assert len(ds) == 10
     s = ds[7]  # current tick 7, history ticks 5 and 7, actions from tick 5 every 2 ticks
     assert s["state"][:, 0].tolist() == [5, 7]
@@ -61,7 +68,9 @@ def test_normalizer_round_trip_and_constant_dimensions():
         x = n.action(data)
         assert np.isfinite(x).all()
         if mode == "minmax":
-            assert x[:, :2].min() == pytest.approx(-1, abs=1e-5) and x[:, :2].max() == pytest.approx(1, abs=1e-5)
+            assert x[:, :2].min() == pytest.approx(-1, abs=1e-5) and x[:, :2].max() == pytest.approx(
+                1, abs=1e-5
+            )
         assert np.allclose(n.unnormalize_action(x), data, atol=1e-5)
         again = Normalizer.from_json(n.to_json())
         assert np.allclose(again.state(data), n.state(data))
@@ -96,11 +105,14 @@ def test_resize_is_antialiased_uint8():
     assert 100 < small.mean() < 155
 
 
-@pytest.mark.parametrize("breakage, words", [
-    (lambda e: setattr(e, "action", e.action[:-1]), ["e0", "action"]),
-    (lambda e: e.ticks.__setitem__("cam", e.ticks["cam"] + 5), ["e0", "cam", "frames"]),
-    (lambda e: e.frames.__setitem__("other", e.frames.pop("cam")), ["e0", "no camera 'cam'"]),
-])
+@pytest.mark.parametrize(
+    "breakage, words",
+    [
+        (lambda e: setattr(e, "action", e.action[:-1]), ["e0", "action"]),
+        (lambda e: e.ticks.__setitem__("cam", e.ticks["cam"] + 5), ["e0", "cam", "frames"]),
+        (lambda e: e.frames.__setitem__("other", e.frames.pop("cam")), ["e0", "no camera 'cam'"]),
+    ],
+)
 def test_bad_episodes_are_refused_by_name(breakage, words):
     ep = numbered_episode()
     breakage(ep)

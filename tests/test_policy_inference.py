@@ -36,15 +36,23 @@ def runs(rig_data, tmp_path_factory):
     out = {}
     for policy in ("act", "diffusion"):
         folder = tmp_path_factory.mktemp(policy)
-        train(make_config(policy, "test", ["train.steps=4", "data.stride=2"]), rig_data, folder, show_progress=False)
+        train(
+            make_config(policy, "test", ["train.steps=4", "data.stride=2"]),
+            rig_data,
+            folder,
+            show_progress=False,
+        )
         out[policy] = folder
     return out
 
 
 def observation(data, tick=0, t=10.0):
     ep = data.episodes[0]
-    return {"images": {c: ep.frame(c, int(ep.frame_index(c)[tick])) for c in ep.cameras},
-            "state": ep.observation[tick], "t": t}
+    return {
+        "images": {c: ep.frame(c, int(ep.frame_index(c)[tick])) for c in ep.cameras},
+        "state": ep.observation[tick],
+        "t": t,
+    }
 
 
 @pytest.mark.parametrize("policy, length", [("act", 8), ("diffusion", 4)])
@@ -57,7 +65,9 @@ def test_predict_returns_a_chunk_in_robot_units(policy, length, runs, rig, rig_d
     assert np.isfinite(chunk.actions).all()
     assert chunk.t_obs == 10.0 and chunk.dt == pytest.approx(2 / 50)
     lo, hi = p.normalizer.action_stats.min, p.normalizer.action_stats.max
-    assert (chunk.actions >= lo - 0.5 * (hi - lo) - 1e-3).all() and (chunk.actions <= hi + 0.5 * (hi - lo) + 1e-3).all()
+    assert (chunk.actions >= lo - 0.5 * (hi - lo) - 1e-3).all() and (
+        chunk.actions <= hi + 0.5 * (hi - lo) + 1e-3
+    ).all()
 
 
 def test_diffusion_keeps_the_committed_prefix(runs, rig_data):

@@ -15,9 +15,14 @@ torch.set_num_threads(1)
 
 
 def spec_for(config, cameras=("cam_a", "cam_b"), joints=3):
-    return PolicySpec(cameras=list(cameras), image_size=config.data.image_size, crop_size=config.data.crop_size,
-                      arms={"left": [f"j{i}" for i in range(joints)], "right": [f"j{i}" for i in range(joints)]},
-                      action_dim=2 * joints, control_rate_hz=50.0)
+    return PolicySpec(
+        cameras=list(cameras),
+        image_size=config.data.image_size,
+        crop_size=config.data.crop_size,
+        arms={"left": [f"j{i}" for i in range(joints)], "right": [f"j{i}" for i in range(joints)]},
+        action_dim=2 * joints,
+        control_rate_hz=50.0,
+    )
 
 
 def batch_for(config, spec, b=3):

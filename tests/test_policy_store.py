@@ -38,7 +38,7 @@ def record(dataset: Dataset, seed: int, ticks: int = 30, status: str = "complete
         t = 100.0 + i / 50
         if i % 2 == 1:  # a 25 fps camera: the first tick has no frame yet
             frame = np.full((32, 40, 3), 40, np.uint8)
-            frame[:, int((target[0] + 1) * 15):int((target[0] + 1) * 15) + 8] = 220
+            frame[:, int((target[0] + 1) * 15) : int((target[0] + 1) * 15) + 8] = 220
             writer.add_frame("top", t - 0.001, frame)
         q = target * i / ticks
         writer.add_tick(t, q, q + target / ticks)
@@ -71,8 +71,13 @@ def test_train_and_predict_from_the_store(store, tmp_path):
     result = train(make_config("act", "test", ["train.steps=3"]), data, tmp_path, show_progress=False)
     assert result.step == 3
     policy = Policy.load(tmp_path)
-    chunk = policy.predict({"images": {"top": data.episodes[0].frame("top", 3)},
-                            "state": data.episodes[0].observation[5], "t": 0.0})
+    chunk = policy.predict(
+        {
+            "images": {"top": data.episodes[0].frame("top", 3)},
+            "state": data.episodes[0].observation[5],
+            "t": 0.0,
+        }
+    )
     assert chunk.actions.shape == (8, 2) and np.isfinite(chunk.actions).all()
 
 

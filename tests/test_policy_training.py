@@ -44,7 +44,10 @@ def test_checkpoint_is_json_and_plain_tensors(data, tmp_path):
     meta = json.loads((tmp_path / "last" / "policy.json").read_text())
     assert meta["format"] == "robot_stack.policy" and meta["policy"] == "diffusion" and meta["step"] == 3
     assert meta["spec"]["cameras"] == ["cam_high", "cam_wrist"]
-    assert meta["spec"]["arms"] == {"left_follower": ["waist", "gripper"], "right_follower": ["waist", "gripper"]}
+    assert meta["spec"]["arms"] == {
+        "left_follower": ["waist", "gripper"],
+        "right_follower": ["waist", "gripper"],
+    }
     assert meta["normalization"]["mode"] == "minmax" and len(meta["normalization"]["action"]["min"]) == 4
     # loadable without unpickling arbitrary objects
     weights = torch.load(tmp_path / "last" / "weights.pt", weights_only=True)

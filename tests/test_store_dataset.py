@@ -15,7 +15,11 @@ RIG = synthetic_rig()
 
 
 def digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def record(ds: Dataset, seconds: float = 0.4, **kwargs) -> int:
@@ -53,7 +57,10 @@ def test_resume_with_another_rig_says_what_differs(tmp_path):
     message = err.value.message
     assert "another rig" in message
     assert "cameras.cam_high.fps: dataset has 30, this rig has 60" in message
-    assert "cameras.cam_wrist: only in the dataset's rig" in message and "cameras.cam_side: only in this rig" in message
+    assert (
+        "cameras.cam_wrist: only in the dataset's rig" in message
+        and "cameras.cam_side: only in this rig" in message
+    )
 
 
 def test_resume_of_a_missing_dataset_refuses(tmp_path):
@@ -115,7 +122,9 @@ def test_full_queue_is_refused_counted_and_stored(tmp_path):
         frame = np.zeros((96, 128, 3), np.uint8)
         accepted = [writer.add_frame("cam_high", 1.0 + i / 30, frame) for i in range(200)]
         stats = writer.stats()
-        assert accepted[0] and not all(accepted) and stats.rejected_frames["cam_high"] == accepted.count(False)
+        assert (
+            accepted[0] and not all(accepted) and stats.rejected_frames["cam_high"] == accepted.count(False)
+        )
         assert stats.frames["cam_high"] == accepted.count(True)
         index = writer.finish()
         stored = ds.episode(index).attrs["stats"]["cameras"]["cam_high"]
@@ -145,7 +154,9 @@ def test_an_episode_without_ticks_is_not_saved(tmp_path):
 
 def test_device_timestamps_and_latency_are_kept(tmp_path):
     with Dataset.create(tmp_path / "d.zarr", RIG) as ds:
-        writer = ds.begin_episode("x", camera_latency_s={"cam_high": 0.03}, joint_names=[f"j{i}" for i in range(7)])
+        writer = ds.begin_episode(
+            "x", camera_latency_s={"cam_high": 0.03}, joint_names=[f"j{i}" for i in range(7)]
+        )
         frame = np.zeros((96, 128, 3), np.uint8)
         for i in range(10):
             writer.add_tick(i * 0.02, np.full(7, i), np.zeros(7))

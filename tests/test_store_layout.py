@@ -18,7 +18,9 @@ def recorded(tmp_path_factory):
     fed = []
     with Dataset.create(path, rig, calibration={"left": {"offset": [0.1, 0.2]}}) as ds:
         for k in range(2):
-            with ds.begin_episode("transfer_cube", operator="ana", tags=["demo"], seed=k, extra={"take": k}) as ep:
+            with ds.begin_episode(
+                "transfer_cube", operator="ana", tags=["demo"], seed=k, extra={"take": k}
+            ) as ep:
                 fed.append(feed_synthetic(ep, 1.5, rig, seed=k, drop={"cam_high": {7}}))
     return path, rig, fed
 
@@ -89,6 +91,8 @@ def test_reader_api_matches_plain_zarr(recorded):
     assert cam.frames.shape == (45, 96, 128, 3) and cam.t_device is None
     assert cam.frames[2:4].shape == (2, 96, 128, 3)
     np.testing.assert_array_equal(cam.frames[[3, -1]], np.stack([cam.frames[3], cam.frames[44]]))
-    np.testing.assert_array_equal(cam.frames[5], cv2.imdecode(np.frombuffer(cam.frames.jpeg(5), np.uint8), cv2.IMREAD_COLOR)[..., ::-1])
+    np.testing.assert_array_equal(
+        cam.frames[5], cv2.imdecode(np.frombuffer(cam.frames.jpeg(5), np.uint8), cv2.IMREAD_COLOR)[..., ::-1]
+    )
     age = cam.frame_age(ep.t[:])
     assert np.nanmax(age) < 0.04 and np.isnan(age[0]) == (cam.tick[0] == -1)

@@ -54,6 +54,12 @@ def rotation_about(axis, angle: float) -> np.ndarray:
     return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * (k @ k)
 
 
+# A position-mode servo reports one turn, and an arm's motors are mounted with their zero somewhere
+# near mid-range (±256 ticks in the sim), so a joint reaches about ±2.75 rad before its goal would
+# wrap. The model allows ±π on the roll joints; plans stay inside what the servos can be told.
+SERVO_REACH_RAD = 2.6
+
+
 class ArmKinematics:
     """FK/IK of the grasp point (between the finger pads) of one arm. Not thread-safe: one per thread."""
 
@@ -68,11 +74,11 @@ class ArmKinematics:
 
     @property
     def lower(self) -> np.ndarray:
-        return self.arm.lower
+        return np.maximum(self.arm.lower, -SERVO_REACH_RAD)
 
     @property
     def upper(self) -> np.ndarray:
-        return self.arm.upper
+        return np.minimum(self.arm.upper, SERVO_REACH_RAD)
 
     def _pose(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         self._data.qpos[self.arm.qpos] = q

@@ -57,7 +57,11 @@ def loop_stats_table(stats: LoopStats, title: str = "loop timing") -> Table:
     table = Table(title=title, title_justify="left")
     for col in ("", "p50 ms", "p99 ms", "max ms"):
         table.add_column(col, justify="right" if col else "left")
-    rows = [("period error", stats.period_error), ("wake latency", stats.wake_latency), ("body time", stats.busy)]
+    rows = [
+        ("period error", stats.period_error),
+        ("wake latency", stats.wake_latency),
+        ("body time", stats.busy),
+    ]
     rows += [(f"  {name}", pct) for name, pct in stats.sections.items()]
     for label, pct in rows:
         table.add_row(label, f"{pct.p50_ms:.3f}", f"{pct.p99_ms:.3f}", f"{pct.max_ms:.3f}")

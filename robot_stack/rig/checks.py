@@ -127,9 +127,7 @@ def _check_pairs(rig: RigSpec) -> list[Problem]:
             path = f"pairs[{index}].{field}"
             arm = rig.arms.get(arm_name)
             if arm is None:
-                problems.append(
-                    Problem(path, f"no arm named '{arm_name}'; arms are: {', '.join(rig.arms)}")
-                )
+                problems.append(Problem(path, f"no arm named '{arm_name}'; arms are: {', '.join(rig.arms)}"))
                 continue
             if arm.role != want:
                 problems.append(
@@ -140,7 +138,9 @@ def _check_pairs(rig: RigSpec) -> list[Problem]:
                 )
             if arm_name in used:
                 problems.append(
-                    Problem(path, f"arm '{arm_name}' is already in pairs[{used[arm_name]}]; an arm joins one pair")
+                    Problem(
+                        path, f"arm '{arm_name}' is already in pairs[{used[arm_name]}]; an arm joins one pair"
+                    )
                 )
             else:
                 used[arm_name] = index
@@ -170,7 +170,9 @@ def _check_camera(path: str, cam: CameraSpec) -> list[Problem]:
             )
         if not cam.serial:
             problems.append(
-                Problem(f"{path}.serial", "a RealSense camera is chosen by serial number; add serial: '<serial>'")
+                Problem(
+                    f"{path}.serial", "a RealSense camera is chosen by serial number; add serial: '<serial>'"
+                )
             )
     else:
         if cam.fps > MAX_FPS[cam.driver]:
@@ -184,5 +186,7 @@ def _check_camera(path: str, cam: CameraSpec) -> list[Problem]:
             what = "/dev/videoN or an index" if cam.driver == "opencv" else "the scene camera's name"
             problems.append(Problem(f"{path}.device", f"a {cam.driver} camera needs device: {what}"))
         if cam.depth:
-            problems.append(Problem(f"{path}.depth", "depth is only available from RealSense cameras; remove it"))
+            problems.append(
+                Problem(f"{path}.depth", "depth is only available from RealSense cameras; remove it")
+            )
     return problems

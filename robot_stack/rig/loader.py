@@ -58,7 +58,9 @@ def read_rig_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise RobotStackError(f"cannot read rig file {path}: {exc}", hint="check the file's permissions") from exc
+        raise RobotStackError(
+            f"cannot read rig file {path}: {exc}", hint="check the file's permissions"
+        ) from exc
 
 
 def parse_rig(text: str, path: Path) -> RigSpec:
@@ -67,7 +69,9 @@ def parse_rig(text: str, path: Path) -> RigSpec:
     except yaml.YAMLError as exc:
         raise RigFileError(path, [Problem("", _yaml_problem(exc))]) from None
     if not isinstance(data, dict):
-        raise RigFileError(path, [Problem("", "the file must be a mapping with keys name, backend, arms, ...")])
+        raise RigFileError(
+            path, [Problem("", "the file must be a mapping with keys name, backend, arms, ...")]
+        )
     try:
         rig = RigSpec.model_validate(data)
     except ValidationError as exc:

@@ -16,7 +16,9 @@ class MotorModel:
     resolution: int  # encoder ticks per revolution
     max_baud_rate: int
     has_current_sensing: bool  # XL430/XC430 report load (0.1 %), not current
-    current_unit_ma: float | None  # mA per Goal/Present Current unit; None where the model has no current control
+    current_unit_ma: (
+        float | None
+    )  # mA per Goal/Present Current unit; None where the model has no current control
 
 
 _KNOWN = [

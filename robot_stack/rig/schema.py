@@ -54,9 +54,7 @@ class MotorSpec(StrictModel):
     @classmethod
     def _known_mode(cls, value: str | None) -> str | None:
         if value is not None and value not in OPERATING_MODES:
-            raise ValueError(
-                f"unknown operating mode '{value}'; use one of: {', '.join(OPERATING_MODES)}"
-            )
+            raise ValueError(f"unknown operating mode '{value}'; use one of: {', '.join(OPERATING_MODES)}")
         return value
 
 

@@ -53,8 +53,14 @@ def software_version() -> str:
 
 
 class Dataset:
-    def __init__(self, path: Path, group: zarr.Group, lock: DirLock | None, leftovers: list[Leftover],
-                 calibration: dict | None = None):
+    def __init__(
+        self,
+        path: Path,
+        group: zarr.Group,
+        lock: DirLock | None,
+        leftovers: list[Leftover],
+        calibration: dict | None = None,
+    ):
         self.path = path
         self._group = group
         self._lock = lock
@@ -83,7 +89,9 @@ class Dataset:
         return cls(path, group, None, leftovers)
 
     @classmethod
-    def create(cls, path: str | Path, rig: str | Path | RigSpec, *, calibration: dict | None = None) -> Dataset:
+    def create(
+        cls, path: str | Path, rig: str | Path | RigSpec, *, calibration: dict | None = None
+    ) -> Dataset:
         """A new, empty dataset recorded with `rig` (a rig file path or a RigSpec)."""
         path = Path(path)
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
@@ -107,7 +115,9 @@ class Dataset:
             "next_episode": 0,
         })  # fmt: skip
         root.create_group(EPISODES)
-        root.create_group(STAGING, attributes={"purpose": "episodes being written and removed ones; never data"})
+        root.create_group(
+            STAGING, attributes={"purpose": "episodes being written and removed ones; never data"}
+        )
         fsync_tree(building)
         if path.exists():
             path.rmdir()  # the empty directory checked above
@@ -116,11 +126,15 @@ class Dataset:
         return cls._for_writing(path, rig_parsed, calibration)
 
     @classmethod
-    def resume(cls, path: str | Path, rig: str | Path | RigSpec, *, calibration: dict | None = None) -> Dataset:
+    def resume(
+        cls, path: str | Path, rig: str | Path | RigSpec, *, calibration: dict | None = None
+    ) -> Dataset:
         """An existing dataset, to append episodes with the next indices. The rig must match."""
         path = Path(path)
         if not path.exists():
-            raise RobotStackError(f"there is no dataset at {path} to resume", hint="drop --resume to create it")
+            raise RobotStackError(
+                f"there is no dataset at {path} to resume", hint="drop --resume to create it"
+            )
         return cls._for_writing(path, rig_record(rig)[1], calibration)
 
     @classmethod
@@ -128,7 +142,9 @@ class Dataset:
         group = _open_root(path, "r+")
         differences = rig_differences(group.attrs["rig"], rig_parsed)
         if differences:
-            shown = "\n  ".join(differences[:12]) + (f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else "")
+            shown = "\n  ".join(differences[:12]) + (
+                f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""
+            )
             raise RobotStackError(
                 f"{path} was recorded with another rig; refusing to append:\n  {shown}",
                 hint="use the rig file the dataset was recorded with, or record into a new dataset",
@@ -265,7 +281,9 @@ class Dataset:
         self._require_writable("remove an episode")
         source = self.path / EPISODES / episode_name(index)
         if not source.is_dir():
-            raise RobotStackError(f"{self.path} has no episode {index}", hint=f"episodes present: {_ranges(self.indices())}")
+            raise RobotStackError(
+                f"{self.path} has no episode {index}", hint=f"episodes present: {_ranges(self.indices())}"
+            )
         trash = self.path / STAGING / f"{TRASH_PREFIX}{episode_name(index)}-{uuid.uuid4().hex[:8]}"
         with self._commit_lock:
             self._bump_next_episode(index + 1)  # a removed index is never given to a new episode
@@ -305,7 +323,9 @@ def _open_root(path: Path, mode: str) -> zarr.Group:
         )
     group = zarr.open_group(path, mode=mode)
     if group.attrs.get("format") != FORMAT:
-        raise RobotStackError(f"{path} is a zarr store but not a robot_stack episode dataset", hint="check the path")
+        raise RobotStackError(
+            f"{path} is a zarr store but not a robot_stack episode dataset", hint="check the path"
+        )
     version = group.attrs.get("format_version")
     if version != FORMAT_VERSION:
         raise RobotStackError(

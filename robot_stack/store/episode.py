@@ -74,7 +74,9 @@ class Episode:
         self.t = joints["t"]  # (N,) float64 control-tick capture time
         self.observation = joints["observation"]  # (N, J) float32
         self.action = joints["action"]  # (N, J) float32
-        self.extras = {name: arr for name, arr in joints.arrays() if name not in ("t", "observation", "action")}
+        self.extras = {
+            name: arr for name, arr in joints.arrays() if name not in ("t", "observation", "action")
+        }
         self._cameras_group = group["cameras"]
 
     @property
@@ -88,7 +90,8 @@ class Episode:
     def camera(self, name: str) -> CameraStream:
         if name not in self._cameras_group:
             raise RobotStackError(
-                f"episode {self.index} has no camera '{name}'", hint=f"cameras: {', '.join(self.cameras) or '(none)'}"
+                f"episode {self.index} has no camera '{name}'",
+                hint=f"cameras: {', '.join(self.cameras) or '(none)'}",
             )
         return CameraStream(name, self._cameras_group[name])
 

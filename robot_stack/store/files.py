@@ -83,7 +83,9 @@ def write_failed_error(dataset: Path, exc: BaseException) -> RobotStackError:
     """The message a person sees when an episode could not be written."""
     if is_disk_full(exc):
         free = free_bytes(dataset)
-        where = f"{human_bytes(free)} free when the write failed" if free is not None else "free space unknown"
+        where = (
+            f"{human_bytes(free)} free when the write failed" if free is not None else "free space unknown"
+        )
         return RobotStackError(
             f"disk full while writing an episode to {dataset} ({where}); the episode in progress was dropped, "
             "earlier episodes are intact",

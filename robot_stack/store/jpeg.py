@@ -32,7 +32,9 @@ class JpegCodec:
 
     def __post_init__(self):
         if not 1 <= self.quality <= 100:
-            raise RobotStackError(f"JPEG quality {self.quality} is out of range", hint="use 1..100 (85 is the default)")
+            raise RobotStackError(
+                f"JPEG quality {self.quality} is out of range", hint="use 1..100 (85 is the default)"
+            )
         if self.subsampling not in _SAMPLING:
             raise RobotStackError(
                 f"unknown chroma subsampling '{self.subsampling}'", hint=f"use one of: {', '.join(_SAMPLING)}"
@@ -50,7 +52,9 @@ class JpegCodec:
         ]  # fmt: skip
         ok, buf = cv2.imencode(".jpg", bgr, params)
         if not ok:
-            raise RobotStackError("OpenCV could not encode a frame as JPEG", hint="check the frame is (H, W, 3) uint8")
+            raise RobotStackError(
+                "OpenCV could not encode a frame as JPEG", hint="check the frame is (H, W, 3) uint8"
+            )
         return buf.tobytes()
 
     def attrs(self) -> dict:
@@ -67,5 +71,7 @@ def decode_jpeg(data) -> np.ndarray:
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         img = None if img is None else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     if img is None:
-        raise RobotStackError("a stored frame is not a readable JPEG file", hint="the dataset may be damaged; run an audit")
+        raise RobotStackError(
+            "a stored frame is not a readable JPEG file", hint="the dataset may be damaged; run an audit"
+        )
     return img

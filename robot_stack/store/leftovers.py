@@ -57,7 +57,13 @@ def report_and_clean(staging: Path, clean: bool) -> list[Leftover]:
         if clean:
             remove_tree(path)
         leftover = Leftover(
-            path.name, kind, attrs.get("task"), attrs.get("start_time"), size, modified, clean and not path.exists()
+            path.name,
+            kind,
+            attrs.get("task"),
+            attrs.get("start_time"),
+            size,
+            modified,
+            clean and not path.exists(),
         )
         # a reader finding a live recorder's episode in progress is normal, not a warning
         log.log(logging.WARNING if clean else logging.INFO, "%s: %s", staging.parent, leftover)

@@ -26,7 +26,9 @@ class CameraLayout:
 
 
 class EpisodeSink:
-    def __init__(self, path: Path, attrs: dict, cameras: dict[str, CameraLayout], codec: JpegCodec, joint_names):
+    def __init__(
+        self, path: Path, attrs: dict, cameras: dict[str, CameraLayout], codec: JpegCodec, joint_names
+    ):
         self.path = path
         self.control_hz = attrs["rates"]["control_hz"]
         self.cameras = cameras

@@ -55,7 +55,9 @@ class FrameStream:
             shards=(FRAME_SHARD,),
             compressors=None,  # JPEG data does not compress further; trying costs CPU
             fill_value=0,
-            attributes={"content": "JPEG files back to back; frame i is jpeg[jpeg_offsets[i]:jpeg_offsets[i+1]]"},
+            attributes={
+                "content": "JPEG files back to back; frame i is jpeg[jpeg_offsets[i]:jpeg_offsets[i+1]]"
+            },
         )
         self.offsets = Growable(np.uint64)
         self.offsets.append(0)

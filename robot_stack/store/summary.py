@@ -31,7 +31,9 @@ def tick_summary(t: np.ndarray, control_hz: float) -> dict:
     return out
 
 
-def camera_summary(frame_t: np.ndarray, fps: float, tick_t: np.ndarray, tick_frame: np.ndarray, latency_s: float) -> dict:
+def camera_summary(
+    frame_t: np.ndarray, fps: float, tick_t: np.ndarray, tick_frame: np.ndarray, latency_s: float
+) -> dict:
     m = int(len(frame_t))
     out: dict = {"frames": m, "nominal_fps": float(fps), "latency_s": float(latency_s)}
     if m >= 2:

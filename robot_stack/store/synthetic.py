@@ -69,7 +69,9 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     warp = 6.0 * np.sin(yy / 17.0) + 3.0 * np.sin(xx / 41.0 + yy / 29.0)
     u = (xx - w / 2) / (0.3 + depth)
     grain = 0.5 + 0.5 * np.sin((u + warp) / 3.1) * np.sin((u + 2 * warp) / 11.0)
-    wood = np.stack([150 + 50 * grain, 95 + 35 * grain, 55 + 20 * grain], axis=-1) * (1.1 - 0.3 * depth[..., None])
+    wood = np.stack([150 + 50 * grain, 95 + 35 * grain, 55 + 20 * grain], axis=-1) * (
+        1.1 - 0.3 * depth[..., None]
+    )
     table = yy >= horizon
     img[table] = wood[table]
     img = np.clip(img, 0, 255).astype(np.uint8)
@@ -80,12 +82,28 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
         x, y = int(rng.uniform(0.15, 0.75) * w), int(rng.uniform(0.45, 0.85) * h)
         colour = tuple(int(c) for c in rng.integers(30, 230, size=3))
         dark = tuple(int(c * 0.6) for c in colour)
-        side = np.array([[x + bw, y], [x + bw + bw // 4, y - bh // 4], [x + bw + bw // 4, y + bh - bh // 4], [x + bw, y + bh]])
+        side = np.array(
+            [
+                [x + bw, y],
+                [x + bw + bw // 4, y - bh // 4],
+                [x + bw + bw // 4, y + bh - bh // 4],
+                [x + bw, y + bh],
+            ]
+        )
         top = np.array([[x, y], [x + bw // 4, y - bh // 4], [x + bw + bw // 4, y - bh // 4], [x + bw, y]])
         cv2.fillConvexPoly(img, side, dark, cv2.LINE_AA)
         cv2.fillConvexPoly(img, top, tuple(min(255, int(c * 1.2)) for c in colour), cv2.LINE_AA)
         cv2.rectangle(img, (x, y), (x + bw, y + bh), colour, -1, cv2.LINE_AA)
-        cv2.putText(img, "ROBOT", (x + 3, y + bh // 2), cv2.FONT_HERSHEY_SIMPLEX, bw / 160, (250, 250, 250), 1, cv2.LINE_AA)
+        cv2.putText(
+            img,
+            "ROBOT",
+            (x + 3, y + bh // 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            bw / 160,
+            (250, 250, 250),
+            1,
+            cv2.LINE_AA,
+        )
         cell = max(2, bw // 16)
         for i in range(4):
             for j in range(4):
@@ -98,13 +116,25 @@ def _background(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
 JOINTS = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate", "gripper")
 
 
-def synthetic_rig(cameras=("cam_high", "cam_wrist"), height: int = 96, width: int = 128, fps: int = 30,
-                  control_hz: float = 50.0, name: str = "synthetic"):
+def synthetic_rig(
+    cameras=("cam_high", "cam_wrist"),
+    height: int = 96,
+    width: int = 128,
+    fps: int = 30,
+    control_hz: float = 50.0,
+    name: str = "synthetic",
+):
     """A valid one-pair rig with small simulated cameras: enough to record episodes without hardware."""
+
     def arm(role: str, model: str) -> dict:
         motors = {joint: {"id": i + 1, "model": model} for i, joint in enumerate(JOINTS)}
-        return {"role": role, "side": "center", "port": f"/tmp/robot_stack/synthetic_{role}", "gripper": "gripper",
-                "motors": motors}
+        return {
+            "role": role,
+            "side": "center",
+            "port": f"/tmp/robot_stack/synthetic_{role}",
+            "gripper": "gripper",
+            "motors": motors,
+        }
 
     data = {
         "name": name,
@@ -112,7 +142,10 @@ def synthetic_rig(cameras=("cam_high", "cam_wrist"), height: int = 96, width: in
         "control_rate_hz": control_hz,
         "arms": {"leader": arm("leader", "xl430-w250"), "follower": arm("follower", "xm430-w350")},
         "pairs": [{"leader": "leader", "follower": "follower"}],
-        "cameras": {c: {"driver": "sim", "device": "top", "width": width, "height": height, "fps": fps} for c in cameras},
+        "cameras": {
+            c: {"driver": "sim", "device": "top", "width": width, "height": height, "fps": fps}
+            for c in cameras
+        },
     }
     return parse_rig(json.dumps(data), Path(f"<{name} rig>"))
 
@@ -128,8 +161,18 @@ class Fed:
     frames: dict[str, list[np.ndarray]]
 
 
-def feed_synthetic(writer, seconds: float, rig, *, seed: int = 0, jitter_s: float = 0.002, start: float = 100.0,
-                   drop: dict[str, set[int]] | None = None, keep_frames: bool = True, noise_sigma: float = 0.0) -> Fed:
+def feed_synthetic(
+    writer,
+    seconds: float,
+    rig,
+    *,
+    seed: int = 0,
+    jitter_s: float = 0.002,
+    start: float = 100.0,
+    drop: dict[str, set[int]] | None = None,
+    keep_frames: bool = True,
+    noise_sigma: float = 0.0,
+) -> Fed:
     """Feed `seconds` of ticks and frames at the rig's native rates, in capture-time order, with jitter.
 
     `drop[camera]` lists frame numbers the camera 'loses' (never delivered), as a real USB camera does.
@@ -147,7 +190,10 @@ def feed_synthetic(writer, seconds: float, rig, *, seed: int = 0, jitter_s: floa
         m = int(seconds * spec.fps)
         t = start + 0.004 * (c + 1) + np.arange(m) / spec.fps + rng.uniform(0, jitter_s, m)
         keep = np.array([i not in drop.get(name, ()) for i in range(m)], bool)
-        cams[name] = (SyntheticCamera(spec.height, spec.width, seed=seed + c, noise_sigma=noise_sigma), t[keep])
+        cams[name] = (
+            SyntheticCamera(spec.height, spec.width, seed=seed + c, noise_sigma=noise_sigma),
+            t[keep],
+        )
         events += [(ti, 1, name, i) for i, ti in enumerate(t[keep])]
     frames: dict[str, list[np.ndarray]] = {name: [] for name in cams}
     for t, _, what, i in sorted(events):

@@ -142,8 +142,15 @@ class EpisodeWriter:
 
     # ---- ending the episode
 
-    def finish(self, status: str = "complete", *, success: bool | None = None, tags=(), extra: dict | None = None,
-               wait: bool = True) -> int | None:
+    def finish(
+        self,
+        status: str = "complete",
+        *,
+        success: bool | None = None,
+        tags=(),
+        extra: dict | None = None,
+        wait: bool = True,
+    ) -> int | None:
         """Seal the episode: write what is left, flush to disk, make it visible under its index.
 
         With wait=False this returns at once (the loop keeps running while the episode is saved);
@@ -229,7 +236,8 @@ class EpisodeWriter:
             raise self._error
         if self._closing:
             raise RobotStackError(
-                "this episode was already finished or discarded", hint="begin a new episode with begin_episode()"
+                "this episode was already finished or discarded",
+                hint="begin a new episode with begin_episode()",
             )
 
     def _check_tick_layout(self, rows: dict[str, np.ndarray]) -> None:
@@ -237,10 +245,14 @@ class EpisodeWriter:
         if self._tick_layout is None:
             bad = [n for n in list(rows)[2:] if n in TICK_ARRAYS or not n.isidentifier()]
             if bad:
-                raise RobotStackError(f"per-tick extra named {bad[0]!r} is not allowed", hint="pick another name")
+                raise RobotStackError(
+                    f"per-tick extra named {bad[0]!r} is not allowed", hint="pick another name"
+                )
             for name in ("observation", "action"):
                 if rows[name].ndim != 1:
-                    raise RobotStackError(f"{name} must be one row of joint values, got shape {rows[name].shape}")
+                    raise RobotStackError(
+                        f"{name} must be one row of joint values, got shape {rows[name].shape}"
+                    )
             names = self._joint_names
             if names and len(names) != len(rows["observation"]):
                 raise RobotStackError(
@@ -267,7 +279,9 @@ class EpisodeWriter:
     def _run(self) -> None:
         encoder = OrderedEncoder(self._codec.encode, self._encode_threads)
         try:
-            sink = self._sink = EpisodeSink(self.partial, self._attrs, self._cameras, self._codec, self._joint_names)
+            sink = self._sink = EpisodeSink(
+                self.partial, self._attrs, self._cameras, self._codec, self._joint_names
+            )
             while True:
                 item = self._queue.get()
                 busy_from = time.monotonic()
@@ -318,7 +332,9 @@ class EpisodeWriter:
 def _finite_time(t, what: str) -> float:
     value = float(t)
     if not math.isfinite(value):
-        raise RobotStackError(f"{what} timestamp is {value}", hint="stamp every sample with the clock's now()")
+        raise RobotStackError(
+            f"{what} timestamp is {value}", hint="stamp every sample with the clock's now()"
+        )
     return value
 
 

@@ -54,9 +54,17 @@ class DynamixelChainEmulator:
     motion         "ideal" for the built-in ideal servo, None when a physics model drives the shafts
     """
 
-    def __init__(self, motors: Sequence[EmulatedMotorConfig], baud_rate: int = 1_000_000,
-                 wire_timing: bool = False, link_path: str | os.PathLike | None = None, seed: int = 0,
-                 motion: str | None = "ideal", follow_host_baud: bool = True, name: str = "dxl-emulator"):
+    def __init__(
+        self,
+        motors: Sequence[EmulatedMotorConfig],
+        baud_rate: int = 1_000_000,
+        wire_timing: bool = False,
+        link_path: str | os.PathLike | None = None,
+        seed: int = 0,
+        motion: str | None = "ideal",
+        follow_host_baud: bool = True,
+        name: str = "dxl-emulator",
+    ):
         if motion not in ("ideal", None):
             raise ValueError(f"motion must be 'ideal' or None, not {motion!r}")
         self.baud_rate = baud_rate
@@ -122,7 +130,9 @@ class DynamixelChainEmulator:
         for m in self._motors:
             if m.id == motor_id:
                 return m
-        raise KeyError(f"no emulated motor with id {motor_id} on this chain (ids: {[m.id for m in self._motors]})")
+        raise KeyError(
+            f"no emulated motor with id {motor_id} on this chain (ids: {[m.id for m in self._motors]})"
+        )
 
     def add_write_listener(self, listener: WriteListener) -> None:
         """Call `listener(motor_id, register_name, value)` after every register write from the bus
@@ -142,7 +152,9 @@ class DynamixelChainEmulator:
         push fresh shaft state with motor.set_raw_position() and friends."""
         self._engine.before_reply = hook
 
-    def attach_physics(self, before_reply: BeforeReply | None = None, on_write: WriteListener | None = None) -> None:
+    def attach_physics(
+        self, before_reply: BeforeReply | None = None, on_write: WriteListener | None = None
+    ) -> None:
         """Hand the shafts to an external physics model: the ideal servo stops moving them."""
         self._engine.motion = None
         self.before_reply = before_reply
@@ -179,7 +191,9 @@ class DynamixelChainEmulator:
                 self._handle(pkt, arrival)
             except Exception:  # a bug or a failing hook must not kill the bus for everyone else
                 self.stats.hook_errors += 1
-                log.exception("emulator failed to handle packet id=%d instruction=0x%02X", pkt.id, pkt.instruction)
+                log.exception(
+                    "emulator failed to handle packet id=%d instruction=0x%02X", pkt.id, pkt.instruction
+                )
         self._transport.partial = self._parser.pending > 0
 
     def _handle(self, pkt: p.Packet, arrival: float) -> None:

@@ -31,8 +31,13 @@ class Reply:
 
 
 class ProtocolEngine:
-    def __init__(self, motors: list[EmulatedMotor], lock: threading.RLock,
-                 is_silent: Callable[[int], bool], default_baud: int):
+    def __init__(
+        self,
+        motors: list[EmulatedMotor],
+        lock: threading.RLock,
+        is_silent: Callable[[int], bool],
+        default_baud: int,
+    ):
         self.motors = motors
         self.lock = lock
         self._is_silent = is_silent
@@ -44,8 +49,11 @@ class ProtocolEngine:
     # ---- who hears ----------------------------------------------------------------------------
     def listening(self, host_baud: int | None) -> list[EmulatedMotor]:
         baud = host_baud or self._default_baud
-        return [m for m in self.motors
-                if m.baud_rate == baud and m.get("protocol_type") == 2 and not self._is_silent(m.id)]
+        return [
+            m
+            for m in self.motors
+            if m.baud_rate == baud and m.get("protocol_type") == 2 and not self._is_silent(m.id)
+        ]
 
     @staticmethod
     def _answers(motor: EmulatedMotor, instruction: int) -> bool:
@@ -77,8 +85,15 @@ class ProtocolEngine:
             broadcast = pkt.id == p.BROADCAST_ID
             targets = motors if broadcast else [m for m in motors if m.id == pkt.id]
             if not pkt.crc_ok:
-                return [] if broadcast else [Reply(m, self._status(m.id, m, p.ERR_CRC))
-                                             for m in targets if m.get("status_return_level") == 2]
+                return (
+                    []
+                    if broadcast
+                    else [
+                        Reply(m, self._status(m.id, m, p.ERR_CRC))
+                        for m in targets
+                        if m.get("status_return_level") == 2
+                    ]
+                )
             if pkt.instruction in _BROADCAST_ONLY:
                 return _BROADCAST_ONLY[pkt.instruction](self, pkt, motors) if broadcast else []
             handler = _UNICAST.get(pkt.instruction)

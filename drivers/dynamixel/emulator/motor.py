@@ -105,7 +105,9 @@ class EmulatedMotor:
         the physical state (inverting homing offset and direction) so the next refresh keeps them."""
         with self.lock:
             if name == "present_position":
-                self._raw_position = self.direction * (value - self.regs.get("homing_offset") - self._turn_offset)
+                self._raw_position = self.direction * (
+                    value - self.regs.get("homing_offset") - self._turn_offset
+                )
             elif name == "present_velocity":
                 self._raw_velocity = self.direction * value
             elif name in ("present_current", "present_load"):
@@ -168,8 +170,10 @@ class EmulatedMotor:
             r = self.regs
             r.put("present_position", self.present_from_raw(self._raw_position))
             r.put("present_velocity", round(self.direction * self._raw_velocity))
-            r.put("present_load" if self.table.has("present_load") else "present_current",
-                  round(self.direction * self._raw_current))
+            r.put(
+                "present_load" if self.table.has("present_load") else "present_current",
+                round(self.direction * self._raw_current),
+            )
             r.put("realtime_tick", int(now * 1000) % 32768)
             moving = abs(r.get("present_velocity")) > r.get("moving_threshold")
             r.put("moving", int(moving))

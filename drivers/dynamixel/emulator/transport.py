@@ -29,8 +29,26 @@ _PARTIAL_PACKET_TIMEOUT_S = 0.01  # a motor drops a packet whose bytes stop comi
 
 _SPEEDS = {
     getattr(termios, f"B{rate}"): rate
-    for rate in (9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600,
-                 1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000)
+    for rate in (
+        9600,
+        19200,
+        38400,
+        57600,
+        115200,
+        230400,
+        460800,
+        500000,
+        576000,
+        921600,
+        1000000,
+        1152000,
+        1500000,
+        2000000,
+        2500000,
+        3000000,
+        3500000,
+        4000000,
+    )
     if hasattr(termios, f"B{rate}")
 }
 
@@ -51,8 +69,13 @@ class PtyTransport:
     `on_idle()` when a started packet stops receiving bytes. Call `send(data, deliver_at)` from it.
     """
 
-    def __init__(self, on_data: Callable[[bytes, float], None], on_idle: Callable[[], None],
-                 link_path: str | os.PathLike | None = None, name: str = "dxl-emulator"):
+    def __init__(
+        self,
+        on_data: Callable[[bytes, float], None],
+        on_idle: Callable[[], None],
+        link_path: str | os.PathLike | None = None,
+        name: str = "dxl-emulator",
+    ):
         self._on_data = on_data
         self._on_idle = on_idle
         self._link_path = Path(link_path) if link_path else None
@@ -84,7 +107,9 @@ class PtyTransport:
                 # The link resolves to a pty someone still holds open: another emulator serves it.
                 target = os.readlink(self._link_path)
                 self._close_fds()
-                raise FileExistsError(f"{self._link_path} is taken: it links to {target}, which is still open")
+                raise FileExistsError(
+                    f"{self._link_path} is taken: it links to {target}, which is still open"
+                )
             if self._link_path.is_symlink():
                 self._link_path.unlink()  # a stale link from an emulator that died
             elif self._link_path.exists():

@@ -38,16 +38,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--motors", metavar="ID:MODEL,...", help="motors on the chain, e.g. 1:xm430-w350,2:xl430-w250")
+    source.add_argument(
+        "--motors", metavar="ID:MODEL,...", help="motors on the chain, e.g. 1:xm430-w350,2:xl430-w250"
+    )
     source.add_argument("--arm", metavar="NAME", help="emulate this arm of the rig file given by --rig")
-    parser.add_argument("--port", metavar="PATH", help="symlink to create for the port (default with --arm: the arm's port)")
-    parser.add_argument("--baud", type=int, metavar="BPS", help="motors' baud rate (default 1000000, or the arm's)")
-    parser.add_argument("--wire-timing", action="store_true", help="delay replies as a real bus at this baud rate would")
+    parser.add_argument(
+        "--port", metavar="PATH", help="symlink to create for the port (default with --arm: the arm's port)"
+    )
+    parser.add_argument(
+        "--baud", type=int, metavar="BPS", help="motors' baud rate (default 1000000, or the arm's)"
+    )
+    parser.add_argument(
+        "--wire-timing", action="store_true", help="delay replies as a real bus at this baud rate would"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed for the fault injection (default 0)")
     parser.add_argument("--drop-rate", type=float, default=0.0, metavar="P", help="fraction of replies lost")
-    parser.add_argument("--corrupt-rate", type=float, default=0.0, metavar="P", help="fraction of replies with a bad CRC")
+    parser.add_argument(
+        "--corrupt-rate", type=float, default=0.0, metavar="P", help="fraction of replies with a bad CRC"
+    )
     parser.add_argument("--silent", metavar="ID,...", default="", help="motor ids that never answer")
-    parser.add_argument("--latency-ms", type=float, default=0.0, metavar="MS", help="extra delay before every reply")
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, metavar="MS", help="extra delay before every reply"
+    )
     parser.set_defaults(func=run)
 
 
@@ -56,25 +68,35 @@ def parse_motors(spec: str, baud: int) -> list[EmulatedMotorConfig]:
     for item in filter(None, (s.strip() for s in spec.split(","))):
         motor_id, _, model = item.partition(":")
         if not motor_id.isdigit() or not model:
-            raise RobotStackError(f"--motors: '{item}' is not ID:MODEL", hint="e.g. --motors 1:xm430-w350,2:xl430-w250")
+            raise RobotStackError(
+                f"--motors: '{item}' is not ID:MODEL", hint="e.g. --motors 1:xm430-w350,2:xl430-w250"
+            )
         if model.lower() not in MOTOR_MODELS:
-            raise RobotStackError(f"--motors: unknown model '{model}' for id {motor_id}",
-                                  hint=f"use one of: {', '.join(sorted(MOTOR_MODELS))}")
+            raise RobotStackError(
+                f"--motors: unknown model '{model}' for id {motor_id}",
+                hint=f"use one of: {', '.join(sorted(MOTOR_MODELS))}",
+            )
         if not 0 <= int(motor_id) <= 252:
-            raise RobotStackError(f"--motors: id {motor_id} is outside 0..252", hint="Dynamixel ids are 0..252")
+            raise RobotStackError(
+                f"--motors: id {motor_id} is outside 0..252", hint="Dynamixel ids are 0..252"
+            )
         motors.append(EmulatedMotorConfig(int(motor_id), model.lower(), baud_rate=baud))
     if not motors:
         raise RobotStackError("--motors names no motors", hint="e.g. --motors 1:xm430-w350,2:xl430-w250")
     ids = [m.id for m in motors]
     if len(set(ids)) != len(ids):
-        raise RobotStackError(f"--motors: an id appears twice ({spec})", hint="give every motor on a chain its own id")
+        raise RobotStackError(
+            f"--motors: an id appears twice ({spec})", hint="give every motor on a chain its own id"
+        )
     return motors
 
 
 def arm_motors(args: argparse.Namespace) -> tuple[list[EmulatedMotorConfig], str, int]:
     rig = load_rig(args.rig)
     if args.arm not in rig.arms:
-        raise RobotStackError(f"{args.rig} has no arm '{args.arm}'", hint=f"arms in that file: {', '.join(rig.arms)}")
+        raise RobotStackError(
+            f"{args.rig} has no arm '{args.arm}'", hint=f"arms in that file: {', '.join(rig.arms)}"
+        )
     arm = rig.arms[args.arm]
     baud = args.baud or arm.baud_rate
     motors = []
@@ -94,14 +116,18 @@ def run(args: argparse.Namespace) -> int:
             raise RobotStackError("--port is required with --motors", hint="e.g. --port /tmp/ttyDXL0")
         motors, port = parse_motors(args.motors, baud), args.port
     if baud not in BAUD_RATES:
-        raise RobotStackError(f"--baud {baud} is not an X-series baud rate", hint=f"use one of: {', '.join(map(str, BAUD_RATES))}")
+        raise RobotStackError(
+            f"--baud {baud} is not an X-series baud rate",
+            hint=f"use one of: {', '.join(map(str, BAUD_RATES))}",
+        )
     for name in ("drop_rate", "corrupt_rate"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise RobotStackError(f"--{name.replace('_', '-')} must be between 0 and 1")
     try:
         silent = {int(s) for s in args.silent.split(",") if s.strip()}
-        emu = DynamixelChainEmulator(motors, baud_rate=baud, wire_timing=args.wire_timing,
-                                     link_path=Path(port), seed=args.seed)
+        emu = DynamixelChainEmulator(
+            motors, baud_rate=baud, wire_timing=args.wire_timing, link_path=Path(port), seed=args.seed
+        )
     except ValueError as exc:
         raise RobotStackError(f"cannot build the emulated chain: {exc}") from None
     emu.faults.drop_rate, emu.faults.corrupt_rate = args.drop_rate, args.corrupt_rate
@@ -110,8 +136,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         emu.start()
     except OSError as exc:
-        raise RobotStackError(f"cannot create the port link {port}: {exc}",
-                              hint="pick another --port path, or remove what is there") from None
+        raise RobotStackError(
+            f"cannot create the port link {port}: {exc}",
+            hint="pick another --port path, or remove what is there",
+        ) from None
     return _serve(emu, motors, baud)
 
 
@@ -121,8 +149,10 @@ def _serve(emu: DynamixelChainEmulator, motors: list[EmulatedMotorConfig], baud:
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console = Console(highlight=False)
     ids = ", ".join(f"{m.id}:{m.model}" for m in motors)
-    console.print(f"emulating [bold]{len(motors)}[/] motors ({ids}) at {baud} baud"
-                  f"{' with wire timing' if emu.wire_timing else ''}")
+    console.print(
+        f"emulating [bold]{len(motors)}[/] motors ({ids}) at {baud} baud"
+        f"{' with wire timing' if emu.wire_timing else ''}"
+    )
     console.print(f"port: [bold]{emu.port_path}[/]  (pty {emu.pty_path})")
     try:
         with Live(_status_line(emu), console=console, refresh_per_second=4, transient=True) as live:
@@ -139,6 +169,8 @@ def _serve(emu: DynamixelChainEmulator, motors: list[EmulatedMotorConfig], baud:
 
 def _status_line(emu: DynamixelChainEmulator) -> str:
     s, f = emu.stats, emu.faults
-    return (f"{time.strftime('%H:%M:%S')}  packets in {s.packets_in}  bad crc {s.bad_crc_in}  "
-            f"replies {s.replies_out}  dropped {f.dropped}  corrupted {f.corrupted}  "
-            f"bytes in/out {s.bytes_in}/{s.bytes_out}")
+    return (
+        f"{time.strftime('%H:%M:%S')}  packets in {s.packets_in}  bad crc {s.bad_crc_in}  "
+        f"replies {s.replies_out}  dropped {f.dropped}  corrupted {f.corrupted}  "
+        f"bytes in/out {s.bytes_in}/{s.bytes_out}"
+    )

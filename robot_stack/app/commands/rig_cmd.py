@@ -31,12 +31,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = rig.add_subparsers(dest="rig_command", metavar="ACTION", required=True)
 
-    show = sub.add_parser("show", help="print arms, motors, pairs and cameras", epilog=EXAMPLES,
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    show = sub.add_parser(
+        "show",
+        help="print arms, motors, pairs and cameras",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     show.set_defaults(func=_show)
 
-    check = sub.add_parser("check", help="validate a rig file (exit status 1 when invalid)", epilog=EXAMPLES,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    check = sub.add_parser(
+        "check",
+        help="validate a rig file (exit status 1 when invalid)",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     check.add_argument("path", nargs="?", type=Path, help="rig file (default: the global --rig)")
     check.set_defaults(func=_check)
 

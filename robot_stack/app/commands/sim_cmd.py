@@ -45,8 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ENDPOINT",
         help="ZMQ endpoint of the control socket (default ipc:///tmp/robot_stack/sim-control.sock)",
     )
-    p.add_argument("--camera-endpoint", default=None, metavar="ENDPOINT",
-                   help="ZMQ endpoint the cameras publish on (default ipc:///tmp/robot_stack/sim-cameras.sock)")
+    p.add_argument(
+        "--camera-endpoint",
+        default=None,
+        metavar="ENDPOINT",
+        help="ZMQ endpoint the cameras publish on (default ipc:///tmp/robot_stack/sim-cameras.sock)",
+    )
     p.add_argument("--no-cameras", action="store_true", help="do not render the rig file's sim cameras")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=_run)
@@ -96,7 +100,11 @@ def _run(args: argparse.Namespace) -> int:
         stack.enter_context(sim)
         server = stack.enter_context(SimControlServer(sim, args.control or DEFAULT_ENDPOINT))
         camera_endpoint = args.camera_endpoint or DEFAULT_CAMERA_ENDPOINT
-        cameras = None if args.no_cameras else stack.enter_context(SimCameraServer(sim, rig.cameras, camera_endpoint))
+        cameras = (
+            None
+            if args.no_cameras
+            else stack.enter_context(SimCameraServer(sim, rig.cameras, camera_endpoint))
+        )
         started = time.monotonic()
         with Live(
             get_renderable=lambda: _panel(sim, server, cameras), refresh_per_second=4, console=Console()
