@@ -72,3 +72,24 @@ def test_malformed_frames_are_counted_and_dropped(tmp_path):
             cam.close()
     finally:
         pub.close(linger=0)
+
+
+def test_dropped_frames_show_as_gaps_not_repeats(sim, tmp_path):
+    endpoint = f"ipc://{tmp_path}/cams.sock"
+    with SimCameraServer(sim, {"cam": SMALL}, endpoint, drop_rate=0.5, seed=1) as server:
+        with open_camera("cam", SMALL, endpoint=endpoint) as cam:
+            time.sleep(1.0)
+            stats = cam.stats()
+            frames = cam.drain()
+    assert server.dropped["cam"] > 0
+    assert stats.drops > 0
+    # every delivered frame is its own capture (the scene may look the same; its capture time differs)
+    assert np.all(np.diff([f.t_device for f in frames]) > 0)
+    assert sum(f.dropped_before for f in frames) > 0
+
+
+def test_sim_command_refuses_a_bad_drop_rate(capsys):
+    from robot_stack.app.cli import main
+
+    assert main(["sim", "--camera-drop-rate", "1.5", "--seconds", "0"]) == 1
+    assert "--camera-drop-rate 1.5 is not a fraction" in capsys.readouterr().err

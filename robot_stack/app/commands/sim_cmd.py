@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from robot_stack.errors import RobotStackError
 from robot_stack.rig import load_rig
 
 EXAMPLES = """\
@@ -51,6 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="ENDPOINT",
         help="ZMQ endpoint the cameras publish on (default ipc:///tmp/robot_stack/sim-cameras.sock)",
     )
+    p.add_argument(
+        "--camera-drop-rate",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="lose this fraction of rendered frames, as a flaky USB link would (default 0)",
+    )
     p.add_argument("--no-cameras", action="store_true", help="do not render the rig file's sim cameras")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=_run)
@@ -84,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
     from drivers.sim.control import DEFAULT_ENDPOINT, SimControlServer
     from drivers.sim.rig import SimRig
 
+    if not 0.0 <= args.camera_drop_rate < 1.0:
+        raise RobotStackError(
+            f"--camera-drop-rate {args.camera_drop_rate} is not a fraction", hint="use a value in [0, 1)"
+        )
     rig = load_rig(args.rig)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -103,7 +115,9 @@ def _run(args: argparse.Namespace) -> int:
         cameras = (
             None
             if args.no_cameras
-            else stack.enter_context(SimCameraServer(sim, rig.cameras, camera_endpoint))
+            else stack.enter_context(
+                SimCameraServer(sim, rig.cameras, camera_endpoint, drop_rate=args.camera_drop_rate)
+            )
         )
         started = time.monotonic()
         with Live(
