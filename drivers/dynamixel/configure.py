@@ -37,16 +37,6 @@ def shadow_joint(joint: str) -> str:
     return f"{joint}_shadow"
 
 
-def operating_mode(spec: ArmSpec, joint: str, motor: MotorSpec) -> str:
-    """The rig file's mode, or the role default: current-based position for a follower's gripper
-    (it can squeeze an object without overloading), position control for everything else."""
-    if motor.operating_mode is not None:
-        return motor.operating_mode
-    if spec.role == "follower" and joint == spec.gripper:
-        return "current_position"
-    return "position"
-
-
 def register_motors(bus: DynamixelBus, spec: ArmSpec) -> None:
     """Name every motor of the arm on its bus (shadows as `<joint>_shadow`)."""
     for joint, motor in spec.motors.items():
@@ -95,7 +85,7 @@ def verify_motors(bus: DynamixelBus, spec: ArmSpec) -> dict[int, MotorInfo]:
 def desired_settings(spec: ArmSpec, joint: str, motor: MotorSpec) -> tuple[dict[str, int], dict[str, int]]:
     """(EEPROM, RAM) register values one motor of this arm should hold, in raw units."""
     table = control_table(motor.model)
-    mode = operating_mode(spec, joint, motor)
+    mode = spec.operating_mode_of(joint)
     if mode in CURRENT_MODES and not table.has("goal_current"):
         raise ConfigurationError(
             f"joint {joint} ({motor.model}, id {motor.id}) cannot run in {mode} mode: the model has no current control",

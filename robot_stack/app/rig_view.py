@@ -47,8 +47,7 @@ def _arm_table(name: str, arm: ArmSpec) -> Table:
             notes.append(f"≤ {motor.current_limit_ma:g} mA")
         if joint == arm.gripper:
             notes.append("gripper")
-        is_follower_gripper = joint == arm.gripper and arm.role == "follower"
-        mode = motor.operating_mode or ("current_position" if is_follower_gripper else "position")
+        mode = arm.operating_mode_of(joint)
         table.add_row(joint, str(motor.id), motor.model, mode, ", ".join(notes))
     return table
 

@@ -94,6 +94,14 @@ class ArmSpec(StrictModel):
     def joint_names(self) -> list[str]:
         return list(self.motors)
 
+    def operating_mode_of(self, joint: str) -> str:
+        """The rig file's mode, or the role default: current-based position for a follower's gripper
+        (it can squeeze an object without overloading), position control for everything else."""
+        motor = self.motors[joint]
+        if motor.operating_mode is not None:
+            return motor.operating_mode
+        return "current_position" if self.role == "follower" and joint == self.gripper else "position"
+
 
 class PairSpec(StrictModel):
     leader: str
