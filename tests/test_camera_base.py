@@ -189,3 +189,14 @@ def test_a_stall_callback_may_close_the_camera(clock):
     camera.push(0.0)
     clock.advance_to(10 * PERIOD)
     assert closed.wait(2.0) and not camera.is_open and not camera.connected
+
+
+def test_a_threaded_driver_without_read_is_refused_when_defined():
+    with pytest.raises(TypeError, match="NoRead is a threaded camera, so it must implement _read"):
+
+        class NoRead(Camera):
+            def _connect(self):
+                pass
+
+            def _disconnect(self):
+                pass
