@@ -23,17 +23,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import _common  # noqa: E402
 import yaml  # noqa: E402
-from sim_rig_helpers import rig_on_private_ports  # noqa: E402
 
 from drivers.cameras.factory import open_camera  # noqa: E402
 from drivers.dynamixel.arm import DynamixelArm  # noqa: E402
 from drivers.sim.assembly import ArmAssembly, MountingMap  # noqa: E402
 from drivers.sim.control import SimControlClient  # noqa: E402
+from drivers.sim.rig import rig_with_ports_in  # noqa: E402
 from robot_stack.app.sim_episode import mirrored_episode  # noqa: E402
 from robot_stack.rate_loop import RateLoop  # noqa: E402
+from robot_stack.rig import load_rig  # noqa: E402
 
 SIDES = ("left", "right")
 
@@ -123,7 +123,7 @@ def main() -> None:
     args = _common.parser(__doc__).parse_args()
     seconds, seeds = (5.0, 2) if args.quick else (30.0, 50)
     workdir = Path(tempfile.mkdtemp(prefix="sim_rig_bench_"))
-    rig = rig_on_private_ports(workdir)
+    rig = rig_with_ports_in(load_rig(Path(__file__).resolve().parent.parent / "hardware.yaml"), workdir)
     rig_file = workdir / "rig.yaml"
     rig_file.write_text(yaml.safe_dump(rig.model_dump(), sort_keys=False))
     result = {"bench": "sim_rig", "realtime": {}, "success": {}}

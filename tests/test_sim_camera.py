@@ -5,7 +5,6 @@ import time
 import numpy as np
 import pytest
 import zmq
-from sim_rig_helpers import rig_on_private_ports
 
 from drivers.cameras.errors import CameraStalled
 from drivers.cameras.factory import open_camera
@@ -17,8 +16,8 @@ SMALL = CameraSpec(driver="sim", device="top", width=160, height=120, fps=20, la
 
 
 @pytest.fixture
-def sim(tmp_path):
-    with SimRig(rig_on_private_ports(tmp_path), realtime=True, operator=False) as rig:
+def sim(sim_rig_spec):
+    with SimRig(sim_rig_spec, realtime=True, operator=False) as rig:
         yield rig
 
 

@@ -2,7 +2,6 @@
 
 import pytest
 import zmq
-from sim_rig_helpers import rig_on_private_ports
 
 from drivers.sim.control import SimControlClient, SimControlServer
 from drivers.sim.rig import SimRig
@@ -10,8 +9,8 @@ from robot_stack.errors import RobotStackError
 
 
 @pytest.fixture
-def served(tmp_path):
-    rig = rig_on_private_ports(tmp_path)
+def served(tmp_path, sim_rig_spec):
+    rig = sim_rig_spec
     endpoint = f"ipc://{tmp_path}/control.sock"
     with SimRig(rig, realtime=False) as sim, SimControlServer(sim, endpoint) as server:
         with SimControlClient(endpoint, timeout_s=2) as client:

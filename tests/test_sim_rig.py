@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-from sim_rig_helpers import rig_on_private_ports
 
 from drivers.dynamixel.arm import DynamixelArm
 from drivers.sim.rig import SimRig
@@ -13,8 +12,8 @@ from robot_stack.rig import load_rig
 
 
 @pytest.fixture
-def rig(tmp_path):
-    return rig_on_private_ports(tmp_path)
+def rig(sim_rig_spec):
+    return sim_rig_spec
 
 
 def test_follower_driven_to_a_pose_through_the_driver_and_read_back(rig):

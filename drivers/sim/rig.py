@@ -9,6 +9,7 @@ owns time through `clock` (a LockstepClock whose advances step the physics first
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig
 from drivers.sim.assembly import ArmAssembly, MountingMap
@@ -211,6 +212,15 @@ class SimRig:
             self._step_physics(self.clock.now())
 
 
+def rig_with_ports_in(rig: RigSpec, directory: str | Path) -> RigSpec:
+    """The same rig with every arm's port moved into `directory`, so several simulators (tests,
+    benchmarks, a second user) can run side by side without taking each other's ports."""
+    data = rig.model_dump()
+    for name, arm in data["arms"].items():
+        arm["port"] = str(Path(directory) / f"tty_{name}")
+    return RigSpec.model_validate(data)
+
+
 def lockstep_advance(rig: SimRig, dt: float) -> None:
     """Move a lockstep rig's time forward by dt (physics first)."""
     if not isinstance(rig.clock, LockstepClock):
@@ -218,4 +228,4 @@ def lockstep_advance(rig: SimRig, dt: float) -> None:
     rig.clock.advance(dt)
 
 
-__all__ = ["SimRig", "lockstep_advance"]
+__all__ = ["SimRig", "lockstep_advance", "rig_with_ports_in"]
