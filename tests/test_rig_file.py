@@ -56,7 +56,8 @@ def test_unknown_key(tmp_path):
     data = mutated(lambda d: d["arms"]["left_leader"].update(baudrate=1000000))
     assert problems_of(tmp_path, data) == [
         "arms.left_leader.baudrate: unknown key 'baudrate'; remove it or fix its spelling "
-        "(allowed here: role, side, port, baud_rate, protocol, return_delay_us, reply_timeout_ms, motors, gripper)"
+        "(allowed here: role, side, port, baud_rate, protocol, return_delay_us, reply_timeout_ms, motors, gripper, "
+        "calibration_poses, rest_pose)"
     ]
 
 
@@ -64,7 +65,8 @@ def test_unknown_top_level_key(tmp_path):
     data = mutated(lambda d: d.update(camera={}))
     assert problems_of(tmp_path, data) == [
         "camera: unknown key 'camera'; remove it or fix its spelling (allowed here: name, backend, "
-        "control_rate_hz, realtime_priority, arms, pairs, cameras, deploy, sim)"
+        "control_rate_hz, realtime_priority, arms, pairs, cameras, deploy, sim, "
+        "calibration_dir)"
     ]
 
 
@@ -217,3 +219,19 @@ def test_cli_show_lists_arms_and_cameras(capsys):
     out = capsys.readouterr().out
     for word in ("left_follower", "xl330-m288", "cam_top", "realsense", "current_position"):
         assert word in out
+
+
+def test_calibration_pose_needs_one_angle_per_joint(tmp_path):
+    data = mutated(lambda d: d["arms"]["left_leader"].update(calibration_poses={"rotated": [1.57, 1.57]}))
+    assert problems_of(tmp_path, data) == [
+        "arms.left_leader.calibration_poses.rotated: 2 values for 6 joints (waist, shoulder, elbow, "
+        "forearm_roll, wrist_angle, wrist_rotate); give one angle in radians per joint, the gripper left out"
+    ]
+
+
+def test_rest_pose_needs_every_joint(tmp_path):
+    data = mutated(lambda d: d["arms"]["left_follower"].update(rest_pose=[0, 0, 0]))
+    assert problems_of(tmp_path, data) == [
+        "arms.left_follower.rest_pose: 3 values for 7 joints (waist, shoulder, elbow, forearm_roll, "
+        "wrist_angle, wrist_rotate, gripper); give one value per joint, gripper included (0 closed .. 1 open)"
+    ]

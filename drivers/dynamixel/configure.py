@@ -2,7 +2,7 @@
 
 Checked first: every motor (and shadow) answers and is the model the rig file names. Then each motor
 gets return delay 0, its operating mode, current limit, profiles and PID; a shadow motor gets its
-Drive Mode direction and a Secondary ID equal to its primary's id, so it executes every instruction
+Drive Mode direction (relative to its primary's) and a Secondary ID equal to its primary's id, so it executes every instruction
 sent to the primary (and stays silent, leaving the replies to the primary).
 
 EEPROM registers (address < 64) are write-locked while torque is on, and wear out; so they are read
@@ -127,8 +127,12 @@ def configure_arm(bus: DynamixelBus, spec: ArmSpec, *, torque: bool) -> ConfigRe
     for joint, motor in spec.motors.items():
         eeprom, ram = desired_settings(spec, joint, motor)
         if motor.shadow is not None:
+            # The shadow turns opposite to its primary when `reverse`; relative to the primary's own
+            # direction bit, which calibration may have set.
+            primary_reversed = bool(bus.read(motor.id, "drive_mode") & REVERSE_BIT)
             current_drive = bus.read(motor.shadow.id, "drive_mode")
-            drive = (current_drive | REVERSE_BIT) if motor.shadow.reverse else (current_drive & ~REVERSE_BIT)
+            reversed_ = primary_reversed != motor.shadow.reverse
+            drive = (current_drive | REVERSE_BIT) if reversed_ else (current_drive & ~REVERSE_BIT)
             plans.append((motor.shadow.id, eeprom | {"drive_mode": drive, "secondary_id": motor.id}, ram))
         plans.append((motor.id, eeprom, ram))
 

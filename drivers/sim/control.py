@@ -99,7 +99,23 @@ class SimControlServer:
                 raise ValueError("'operator' needs enabled: true or false")
             self.sim.set_operator(enabled)
             return self.sim.status()
-        raise ValueError(f"unknown command {cmd!r}; use status, reset or operator")
+        if cmd == "pose":
+            arm, q = request.get("arm"), request.get("q")
+            if not isinstance(arm, str):
+                raise ValueError("'pose' needs arm: the arm's name")
+            if q is not None and (
+                not isinstance(q, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in q)
+            ):
+                raise ValueError("'pose' needs q: a list of joint values, or null to let go")
+            self.sim.pose_arm(arm, q)
+            return {"arm": arm, "held": q is not None}
+        if cmd == "ranges":
+            arm = request.get("arm")
+            if not isinstance(arm, str) or arm not in self.sim.rig.arms:
+                raise ValueError(f"'ranges' needs arm: one of {', '.join(self.sim.rig.arms)}")
+            lo, hi = self.sim.joint_ranges(arm)
+            return {"arm": arm, "lower": lo.tolist(), "upper": hi.tolist()}
+        raise ValueError(f"unknown command {cmd!r}; use status, reset, operator, pose or ranges")
 
 
 class SimControlClient:

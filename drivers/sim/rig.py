@@ -8,11 +8,15 @@ owns time through `clock` (a LockstepClock whose advances step the physics first
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig
 from drivers.sim.assembly import ArmAssembly, MountingMap
+from drivers.sim.kinematics import SERVO_REACH_RAD
 from drivers.sim.scene import SimScene
 from drivers.sim.scripted_operator import ScriptedOperator
 from drivers.sim.servo_binding import FollowerBinding, LeaderBinding
@@ -82,7 +86,8 @@ class SimRig:
         if self._physics_thread is not None:
             self._physics_thread.join(timeout=2)
             self._physics_thread = None
-        for chain in self.chains.values():
+        for name, chain in self.chains.items():
+            self._save_eeprom(name, chain)
             chain.stop()
         self.chains.clear()
         if self.scene is not None:
@@ -144,6 +149,37 @@ class SimRig:
         """Raw ticks ↔ joint values for every arm, from the simulator's own mounting."""
         return MountingMap(self.rig, self.assemblies)
 
+    # calibration support: a person's hands on an arm
+    def pose_arm(self, arm: str, q) -> None:
+        """Hold `arm` by hand at joint vector q (radians, gripper 0..1); None lets go.
+
+        A leader's motors then read q; a follower is lifted onto a calibration stand: its motors read
+        q while the physics keeps the arm where it was, until it is let go.
+        """
+        if arm not in self.rig.arms:
+            raise RobotStackError(f"no arm {arm!r} in rig {self.rig.name!r}", hint=f"arms: {', '.join(self.rig.arms)}")
+        pose = None if q is None else np.asarray(q, dtype=np.float64)
+        if pose is not None and pose.shape != (self.assemblies[arm].joint_count,):
+            raise RobotStackError(
+                f"pose for {arm} has {pose.size} values, the arm has {self.assemblies[arm].joint_count} joints"
+            )
+        if arm in self.followers:
+            self.followers[arm].hand_pose = pose
+        elif pose is None:
+            self._attach_operator()
+        else:
+            self.leaders[arm].pose_at = lambda _t, q=pose: q
+        if not self.realtime:
+            self.chains[arm].wait_input_handled()
+
+    def joint_ranges(self, arm: str) -> tuple[np.ndarray, np.ndarray]:
+        """How far each joint of `arm` turns (the model's limits within the servos' reach; gripper 0..1)."""
+        side = self.rig.arms[arm].side
+        index = self.scene.arms[side]
+        lo = np.append(np.maximum(index.lower, -SERVO_REACH_RAD), 0.0)
+        hi = np.append(np.minimum(index.upper, SERVO_REACH_RAD), 1.0)
+        return lo, hi
+
     def truth(self) -> dict[str, dict]:
         """How every simulated motor is mounted (what calibration should find)."""
         return {name: assembly.truth() for name, assembly in self.assemblies.items()}
@@ -152,6 +188,7 @@ class SimRig:
     def _start_chain(self, name: str, arm) -> None:
         assembly = self.assemblies[name]
         side = arm.side
+        saved = self._load_eeprom(name)
         configs = []
         for motor_id, mount in assembly.mounts.items():
             model = next(
@@ -165,6 +202,7 @@ class SimRig:
                     model=model,
                     baud_rate=arm.baud_rate,
                     raw_position=mount.raw(HOME[mount.joint_index]),
+                    registers=saved.get(str(motor_id), {}),
                 )
             )
         chain = DynamixelChainEmulator(
@@ -189,6 +227,27 @@ class SimRig:
             self.followers[name] = FollowerBinding(self.scene, side, chain, assembly, gripper_index)
         else:
             self.leaders[name] = LeaderBinding(side, chain, assembly, self.sim_time)
+
+    # Motors keep their EEPROM (homing offset, drive mode, ids, ...) through a power cycle; so does
+    # the simulated rig, in a file beside each arm's port, so a calibration outlives the simulator.
+    EEPROM_KEPT = ("homing_offset", "drive_mode")
+
+    def eeprom_path(self, name: str) -> Path:
+        return Path(self.rig.arms[name].port + ".eeprom.json")
+
+    def _load_eeprom(self, name: str) -> dict:
+        try:
+            data = json.loads(self.eeprom_path(name).read_text())
+        except (FileNotFoundError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _save_eeprom(self, name: str, chain: DynamixelChainEmulator) -> None:
+        state = {str(m.id): {reg: m.get(reg) for reg in self.EEPROM_KEPT} for m in chain.motors}
+        try:
+            self.eeprom_path(name).write_text(json.dumps(state, indent=1))
+        except OSError:
+            pass  # a read-only or vanished folder: the next start is a factory-fresh arm
 
     def _attach_operator(self) -> None:
         for name, binding in self.leaders.items():

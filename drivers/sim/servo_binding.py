@@ -41,13 +41,20 @@ class FollowerBinding:
         self.gripper_index = gripper_index
         self._targets = scene.follower_targets(side)
         self._lock = threading.Lock()
+        # Calibration: the arm lifted onto a stand and turned by hand. While set, the motors report
+        # this pose instead of the physics (which keeps the arm where it was).
+        self.hand_pose: np.ndarray | None = None
         chain.attach_physics(before_reply=self._refresh, on_write=self._on_write)
         self._refresh([m.id for m in chain.motors])
 
     def _refresh(self, motor_ids) -> None:
-        q = self.scene.follower_joint_positions(self.side)
-        v = self.scene.follower_joint_velocities(self.side)
-        effort = self.scene.follower_joint_efforts(self.side)
+        hand = self.hand_pose
+        if hand is not None:
+            q, v, effort = hand, np.zeros_like(hand), np.zeros_like(hand)
+        else:
+            q = self.scene.follower_joint_positions(self.side)
+            v = self.scene.follower_joint_velocities(self.side)
+            effort = self.scene.follower_joint_efforts(self.side)
         for motor_id in motor_ids:
             mount = self.assembly.mounts.get(motor_id)
             if mount is None:
@@ -62,8 +69,8 @@ class FollowerBinding:
 
     def _on_write(self, motor_id: int, register: str, value: int) -> None:
         mount = self.assembly.mounts.get(motor_id)
-        if mount is None or mount.is_shadow:
-            return  # a shadow follows its primary; the joint has one actuator
+        if mount is None or mount.is_shadow or self.hand_pose is not None:
+            return  # a shadow follows its primary (the joint has one actuator); a hand overrides
         motor = self.chain.motor(motor_id)
         if register == "goal_position" and motor.torque_enabled:
             target = mount.value(motor.goal_raw_position())

@@ -90,6 +90,8 @@ def _check_arm_details(rig: RigSpec) -> list[Problem]:
                     f"({', '.join(arm.motors)}); name the gripper's joint or remove the key",
                 )
             )
+        else:
+            problems += _check_pose_lengths(arm_name, arm)
         for joint, motor in arm.motors.items():
             model = MOTOR_MODELS[motor.model]
             if arm.baud_rate > model.max_baud_rate:
@@ -115,6 +117,30 @@ def _check_arm_details(rig: RigSpec) -> list[Problem]:
                         f"{motor.model} has no current limit register; remove current_limit_ma",
                     )
                 )
+    return problems
+
+
+def _check_pose_lengths(arm_name: str, arm) -> list[Problem]:
+    problems = []
+    moving = [j for j in arm.motors if j != arm.gripper]
+    for pose_name in ("zero", "rotated"):
+        pose = getattr(arm.calibration_poses, pose_name)
+        if pose is not None and len(pose) != len(moving):
+            problems.append(
+                Problem(
+                    f"arms.{arm_name}.calibration_poses.{pose_name}",
+                    f"{len(pose)} values for {len(moving)} joints ({', '.join(moving)}); "
+                    "give one angle in radians per joint, the gripper left out",
+                )
+            )
+    if arm.rest_pose is not None and len(arm.rest_pose) != len(arm.motors):
+        problems.append(
+            Problem(
+                f"arms.{arm_name}.rest_pose",
+                f"{len(arm.rest_pose)} values for {len(arm.motors)} joints ({', '.join(arm.motors)}); "
+                "give one value per joint, gripper included (0 closed .. 1 open)",
+            )
+        )
     return problems
 
 

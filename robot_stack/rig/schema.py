@@ -58,6 +58,17 @@ class MotorSpec(StrictModel):
         return value
 
 
+class CalibrationPoses(StrictModel):
+    """Two poses a person can find by eye on this arm (joint values in radians, gripper left out).
+
+    They define the shared joint frame: calibration maps what every arm's encoders read in these
+    poses onto these values, so leader and follower agree on what a joint angle is.
+    """
+
+    zero: list[float] | None = None  # default: every joint at 0 (arm straight)
+    rotated: list[float] | None = None  # default: every joint at +90°
+
+
 class ArmSpec(StrictModel):
     role: Literal["leader", "follower"]
     side: Literal["left", "right", "center"]
@@ -70,6 +81,10 @@ class ArmSpec(StrictModel):
     reply_timeout_ms: float = Field(default=3.0, gt=0, le=1000)
     motors: dict[str, MotorSpec] = Field(min_length=1)  # joint name → motor, in joint order
     gripper: str | None = None  # the joint name of the gripper, if the arm has one
+    calibration_poses: CalibrationPoses = CalibrationPoses()
+    # Where a follower parks when teleop or deploy stops (joints in rad, gripper 0..1, joint order);
+    # None: the pose it was in when the loop started.
+    rest_pose: list[float] | None = None
 
     @field_validator("baud_rate")
     @classmethod
@@ -168,6 +183,9 @@ class RigSpec(StrictModel):
     cameras: dict[str, CameraSpec] = {}
     deploy: DeploySpec = DeploySpec()
     sim: SimSpec | None = None
+    # Where the per-arm calibration files live, relative to this file's folder; None:
+    # `<this file's name without .yaml>.calibration/` beside it.
+    calibration_dir: str | None = None
 
     def arms_with_role(self, role: str) -> dict[str, ArmSpec]:
         return {name: arm for name, arm in self.arms.items() if arm.role == role}
