@@ -118,6 +118,11 @@ class Policy:
         self.reset()
         return elapsed / max(1, runs)
 
+    def observe(self, observation: Mapping) -> None:
+        """Add an observation to the history without planning. Between plans, call it every tick (at
+        least every `stride` ticks) so a policy with n_obs_steps > 1 sees observations `dt` apart."""
+        self._history.append(self._check(observation))
+
     def predict(self, observation: Mapping, prefix: np.ndarray | None = None) -> ActionChunk:
         """`observation`: images {camera: (H, W, 3) uint8 RGB}, state (J,) float32, t (capture time, s).
         `prefix` (d, A): actions already committed from t on (diffusion/flow only), kept as they are."""
