@@ -104,7 +104,8 @@ class SimControlServer:
             if not isinstance(arm, str):
                 raise ValueError("'pose' needs arm: the arm's name")
             if q is not None and (
-                not isinstance(q, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in q)
+                not isinstance(q, list)
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in q)
             ):
                 raise ValueError("'pose' needs q: a list of joint values, or null to let go")
             self.sim.pose_arm(arm, q)

@@ -157,7 +157,9 @@ class SimRig:
         q while the physics keeps the arm where it was, until it is let go.
         """
         if arm not in self.rig.arms:
-            raise RobotStackError(f"no arm {arm!r} in rig {self.rig.name!r}", hint=f"arms: {', '.join(self.rig.arms)}")
+            raise RobotStackError(
+                f"no arm {arm!r} in rig {self.rig.name!r}", hint=f"arms: {', '.join(self.rig.arms)}"
+            )
         pose = None if q is None else np.asarray(q, dtype=np.float64)
         if pose is not None and pose.shape != (self.assemblies[arm].joint_count,):
             raise RobotStackError(
