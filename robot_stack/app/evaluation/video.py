@@ -29,8 +29,10 @@ class RolloutVideo:
     def add(self, frames: list[np.ndarray], caption: str = "") -> None:
         image = tile(frames)
         if caption:
+            scale = max(0.25, image.shape[0] / 600)
+            origin = (4, int(6 + 28 * scale))
             cv2.putText(
-                image, caption, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA
+                image, caption, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA
             )
         bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
         if self._writer is None and self._jpeg_dir is None:
