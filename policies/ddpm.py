@@ -3,7 +3,8 @@ deterministic DDIM sampling (Song et al. 2021) with any number of steps.
 
 The network predicts the noise ε. Sampling may hold part of the sequence fixed (`known`, `known_mask`):
 at every step the known part is replaced by itself noised to the current level, so the free part is
-generated to agree with it — inpainting used for real-time chunking.
+generated to agree with it — inpainting used for real-time chunking. `guide` (policies.guidance) adds
+RTC's soft, gradient-guided pull toward a previous plan on top.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import math
 from collections.abc import Callable
 
 import torch
+
+from policies.guidance import Guidance, guided_epsilon
 
 Denoiser = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_t, t) → predicted ε
 
@@ -60,6 +63,7 @@ class DDPM:
         generator: torch.Generator | None = None,
         known: torch.Tensor | None = None,
         known_mask: torch.Tensor | None = None,
+        guide: Guidance | None = None,
     ) -> torch.Tensor:
         alpha_bars = self.alpha_bars.to(device)
         x = torch.randn(shape, device=device, generator=generator)
@@ -69,7 +73,8 @@ class DDPM:
                 x = torch.where(known_mask, self._noised(known, alpha_bars[t], generator), x)
             ab = alpha_bars[t]
             ab_prev = alpha_bars[levels[i + 1]] if i + 1 < len(levels) else torch.ones((), device=device)
-            eps = denoise(x, torch.full((shape[0],), t, device=device, dtype=torch.long))
+            level = torch.full((shape[0],), t, device=device, dtype=torch.long)
+            eps = denoise(x, level) if guide is None else guided_epsilon(denoise, x, level, ab, guide)
             clean = (x - (1 - ab).sqrt() * eps) / ab.sqrt()
             if self.clip_sample is not None:
                 clean = clean.clamp(-self.clip_sample, self.clip_sample)

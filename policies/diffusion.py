@@ -19,6 +19,7 @@ from policies.backbone import CameraBackbones, ResNet18, SpatialSoftmax
 from policies.config import BackboneConfig, DiffusionConfig
 from policies.ddpm import DDPM
 from policies.flow import FlowMatching
+from policies.guidance import Guidance, soft_mask
 from policies.spec import PolicySpec
 from policies.unet import ConditionalUnet1D
 
@@ -84,11 +85,16 @@ class DiffusionModel(nn.Module):
         prefix: torch.Tensor | None = None,
         steps: int | None = None,
         generator: torch.Generator | None = None,
+        previous: torch.Tensor | None = None,
+        max_guidance: float = 5.0,
     ) -> torch.Tensor:
         """Normalised actions (B, n_action_steps, A) from the current tick on.
 
         `prefix` (B, d, A): actions already committed for the current tick onwards; sampling keeps them and
         inpaints the rest so the new chunk continues them smoothly.
+        `previous` (B, p, A), p ≥ d: the previous plan from the current tick on (its first d rows are the
+        prefix); sampling is guided toward it with real-time chunking's soft weights (policies.guidance),
+        capped at `max_guidance`. Guided sampling needs gradients: call it outside torch.inference_mode.
         """
         cond = self.encode(images, state)
         b, start = state.shape[0], self.cfg.n_obs_steps - 1
@@ -102,11 +108,22 @@ class DiffusionModel(nn.Module):
             known[:, start : start + d] = prefix
             mask = torch.zeros((1, self.cfg.horizon, 1), dtype=torch.bool, device=cond.device)
             mask[:, start : start + d] = True
+        guide = None
+        if previous is not None and previous.shape[1] > 0:
+            p, d = previous.shape[1], 0 if prefix is None else prefix.shape[1]
+            if start + p > self.cfg.horizon or p < d:
+                raise ValueError(
+                    f"a previous plan of {p} actions must cover the prefix ({d}) and fit the horizon"
+                )
+            target = torch.zeros(shape, device=cond.device, dtype=cond.dtype)
+            target[:, start : start + p] = previous
+            weights = soft_mask(self.cfg.horizon, start, d, p).to(device=cond.device, dtype=cond.dtype)
+            guide = Guidance(target, weights, max_guidance)
         if self.objective == "diffusion":
             n = steps or self.cfg.inference_steps
         else:
             n = steps or self.cfg.flow_steps
         sequence = self.process.sample(
-            lambda x, t: self.net(x, t, cond), shape, n, cond.device, generator, known, mask
+            lambda x, t: self.net(x, t, cond), shape, n, cond.device, generator, known, mask, guide
         )
         return sequence[:, start : start + self.cfg.n_action_steps]

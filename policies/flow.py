@@ -11,6 +11,8 @@ from collections.abc import Callable
 
 import torch
 
+from policies.guidance import Guidance, guided_velocity
+
 VelocityField = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (x_τ, network time) → velocity
 
 # The time embedding was designed for integer noise levels in the tens; τ is scaled into that range.
@@ -39,9 +41,11 @@ class FlowMatching:
         generator: torch.Generator | None = None,
         known: torch.Tensor | None = None,
         known_mask: torch.Tensor | None = None,
+        guide: Guidance | None = None,
     ) -> torch.Tensor:
         """Euler integration from noise (τ = 0) to data (τ = 1); `known` entries ride their own straight
-        path from the same starting noise, so the free entries are generated consistently with them."""
+        path from the same starting noise, so the free entries are generated consistently with them.
+        `guide`: real-time chunking's soft guidance toward a previous plan (policies.guidance)."""
         start = torch.randn(shape, device=device, generator=generator)
         x = start
         for i in range(steps):
@@ -49,7 +53,8 @@ class FlowMatching:
             if known is not None:
                 x = torch.where(known_mask, (1 - tau) * start + tau * known, x)
             t = torch.full((shape[0],), tau * TIME_SCALE, device=device)
-            x = x + velocity(x, t) / steps
+            v = velocity(x, t) if guide is None else guided_velocity(velocity, x, t, tau, guide)
+            x = x + v / steps
         if self.clip_sample is not None:
             x = x.clamp(-self.clip_sample, self.clip_sample)
         if known is not None:

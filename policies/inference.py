@@ -123,19 +123,36 @@ class Policy:
         least every `stride` ticks) so a policy with n_obs_steps > 1 sees observations `dt` apart."""
         self._history.append(self._check(observation))
 
-    def predict(self, observation: Mapping, prefix: np.ndarray | None = None) -> ActionChunk:
+    def predict(
+        self,
+        observation: Mapping,
+        prefix: np.ndarray | None = None,
+        *,
+        previous: np.ndarray | None = None,
+        max_guidance: float = 5.0,
+    ) -> ActionChunk:
         """`observation`: images {camera: (H, W, 3) uint8 RGB}, state (J,) float32, t (capture time, s).
-        `prefix` (d, A): actions already committed from t on (diffusion/flow only), kept as they are."""
+        `prefix` (d, A): actions already committed from t on (diffusion/flow only), kept as they are.
+        `previous` (p, A), d ≤ p ≤ chunk_length: the plan being executed, from t on (diffusion/flow
+        only); the new chunk is guided to stay close to it and depart gradually — real-time chunking's
+        soft inpainting (policies.guidance), about twice the compute of a plain prediction."""
         t, images, state = self._check(observation)
         self._history.append((t, images, state))
         steps = self._pick_history(t)
         images_b = torch.stack([s[1] for s in steps])[None]  # (1, T, N, 3, h, w)
         state_b = torch.stack([s[2] for s in steps])[None]
         known = self._prefix(prefix)
-        with torch.inference_mode():
+        plan = self._prefix(previous, "previous", min_length=0 if known is None else known.shape[1])
+        # guidance differentiates through the network: no inference_mode (its tensors refuse autograd)
+        with torch.inference_mode() if plan is None else torch.no_grad():
             x = center_crop(to_float(images_b), self.spec.crop_size)
             normalised = self.model.predict_chunk(
-                x, state_b, prefix=known, steps=self.steps, generator=self._generator
+                x,
+                state_b,
+                prefix=known,
+                steps=self.steps,
+                generator=self._generator,
+                **({} if plan is None else {"previous": plan, "max_guidance": max_guidance}),
             )
         actions = self.normalizer.unnormalize_action(normalised[0].float().cpu().numpy())
         return ActionChunk(np.ascontiguousarray(actions, dtype=np.float32), t, self.dt)
@@ -185,21 +202,27 @@ class Policy:
             picks.append(earlier[-1] if earlier else history[0])
         return picks
 
-    def _prefix(self, prefix: np.ndarray | None) -> torch.Tensor | None:
+    def _prefix(
+        self, prefix: np.ndarray | None, what: str = "prefix", min_length: int = 0
+    ) -> torch.Tensor | None:
         if prefix is None:
             return None
         if not self.supports_prefix:
             raise RobotStackError(
-                "ACT cannot take a prefix of committed actions",
+                f"ACT cannot take a {what} of committed actions",
                 hint="use temporal ensembling with ACT; prefix inpainting needs a diffusion or flow policy",
             )
         prefix = np.asarray(prefix, dtype=np.float32)
-        if prefix.ndim != 2 or prefix.shape[1] != self.spec.action_dim or len(prefix) > self.chunk_length:
+        if (
+            prefix.ndim != 2
+            or prefix.shape[1] != self.spec.action_dim
+            or not min_length <= len(prefix) <= self.chunk_length
+        ):
             raise RobotStackError(
-                f"prefix has shape {prefix.shape}, expected (d, {self.spec.action_dim}) "
-                f"with d ≤ {self.chunk_length}",
+                f"{what} has shape {prefix.shape}, expected (d, {self.spec.action_dim}) "
+                f"with {min_length} ≤ d ≤ {self.chunk_length}",
                 hint="pass the committed actions from t_obs on",
             )
         if not np.isfinite(prefix).all():
-            raise RobotStackError("prefix contains NaN or inf", hint="pass the actions actually committed")
+            raise RobotStackError(f"{what} contains NaN or inf", hint="pass the actions actually committed")
         return torch.from_numpy(self.normalizer.action(prefix)).to(self.device)[None]
