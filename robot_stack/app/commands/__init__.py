@@ -12,3 +12,7 @@ COMMAND_MODULES += [train_cmd, eval_cmd]
 from robot_stack.app.commands import calibrate_cmd  # noqa: E402
 
 COMMAND_MODULES += [calibrate_cmd]
+
+from robot_stack.app.commands import keys_cmd, policy_server_cmd  # noqa: E402  (deploy: remote planner)
+
+COMMAND_MODULES += [keys_cmd, policy_server_cmd]
