@@ -22,6 +22,7 @@ import zarr
 
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import RigSpec
+from robot_stack.store.edit import check_tags, copy_into_staging, update_group_attrs
 from robot_stack.store.episode import Episode
 from robot_stack.store.files import DirLock, fsync_dir, fsync_tree, remove_tree
 from robot_stack.store.jpeg import DEFAULT_QUALITY, JpegCodec
@@ -290,6 +291,39 @@ class Dataset:
             os.rename(source, trash)
             fsync_dir(self.path / EPISODES)
         remove_tree(trash)
+
+    def set_tags(self, index: int, tags) -> list[str]:
+        """Replace one episode's tags; its attrs file is rewritten beside itself and renamed into place
+        (atomic), nothing else of the episode is touched. Returns the tags as stored."""
+        self._require_writable("tag an episode")
+        folder = self.path / EPISODES / episode_name(index)
+        if not folder.is_dir():
+            raise RobotStackError(
+                f"{self.path} has no episode {index}", hint=f"episodes present: {_ranges(self.indices())}"
+            )
+        stored = check_tags(tags)
+        with self._commit_lock:
+            update_group_attrs(folder, {"tags": stored})
+        return stored
+
+    def import_episode(self, source: Dataset, index: int, attrs: dict | None = None) -> int:
+        """Copy episode `index` of another dataset in (merge): its files byte for byte, with `attrs`
+        merged into its attributes, committed under the next index by one rename like a recording."""
+        self._require_writable("add an episode")
+        if source.path.resolve() == self.path.resolve():
+            raise RobotStackError(f"cannot copy an episode of {self.path} into itself")
+        folder = source.path / EPISODES / episode_name(index)
+        if not folder.is_dir():
+            raise RobotStackError(
+                f"{source.path} has no episode {index}",
+                hint=f"episodes present: {_ranges(source.indices())}",
+            )
+        partial = copy_into_staging(folder, self.path / STAGING, attrs or {})
+        try:
+            return self._commit(partial)
+        except BaseException:
+            remove_tree(partial)
+            raise
 
     def _commit(self, partial: Path) -> int:
         """Give a sealed partial episode the next index and make it visible, in one rename."""
