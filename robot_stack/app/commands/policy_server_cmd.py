@@ -109,7 +109,9 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=True, highlight=False)
     console.print(f"{policy.kind} from {args.checkpoint}: warm-up {policy.warmup() * 1000:.1f} ms per chunk")
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    in_main = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
+    signals = (signal.SIGINT, signal.SIGTERM) if in_main else ()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         planner = Planner(
             policy,
