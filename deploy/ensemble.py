@@ -193,9 +193,17 @@ class TemporalEnsembler:
         exponents = -self.m * ranks
         weights = np.exp(exponents - exponents.max())
         weights /= weights.sum()
-        action = np.zeros(covering[0].actions.shape[1], np.float64)
-        for weight, chunk in zip(weights, covering, strict=True):
-            action += weight * chunk.at(t)
+        # every chunk's interpolated action at t as one weighted sum of its two neighbouring rows
+        lower, upper, fractions = [], [], []
+        for chunk in covering:
+            x, last = (t - chunk.t0) / chunk.dt, len(chunk.actions) - 1
+            i = 0 if x <= 0 else min(int(x), last)
+            fraction = 0.0 if i == last or x <= 0 else x - i
+            lower.append(chunk.actions[i])
+            upper.append(chunk.actions[min(i + 1, last)])
+            fractions.append(fraction)
+        f = np.asarray(fractions)
+        action = (weights * (1 - f)) @ np.stack(lower) + (weights * f) @ np.stack(upper)
         return Blend(
             t,
             action.astype(np.float32),

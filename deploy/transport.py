@@ -23,6 +23,7 @@ whatever is queued (`PlannerLink.recv_latest`) and tells the executor about each
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -46,14 +47,17 @@ from robot_stack.errors import RobotStackError
 from robot_stack.wire import (
     DEFAULT_LIMITS,
     ChunkMessage,
+    Command,
     DecodeError,
     DropCounters,
     Event,
     Observation,
+    Reply,
     WireLimits,
     decode_chunk,
     decode_event,
     decode_observation,
+    decode_reply,
 )
 from robot_stack.wire.frames import decode as decode_frames
 
@@ -132,6 +136,8 @@ class Channel:
                 Path(self.endpoint[len("ipc://") :]).parent.mkdir(parents=True, exist_ok=True)
             try:
                 (socket.bind if self.bind else socket.connect)(self.endpoint)
+                if self.bind and self.endpoint.startswith("ipc://"):
+                    os.chmod(self.endpoint[len("ipc://") :], 0o600)  # this user's processes only
             except zmq.ZMQError as exc:
                 raise RobotStackError(
                     f"cannot {'bind' if self.bind else 'connect to'} {self.endpoint}: {exc}",
@@ -215,11 +221,14 @@ class Channel:
         return None, frames
 
     def decode(self, decoder: Callable[[Sequence[Any]], T], frames: Sequence[Any]) -> T | DecodeError:
-        """`decoder(frames)`, or the DecodeError it raised (counted in `drops`)."""
+        """`decoder(frames)`, or the DecodeError it raised (counted in `drops`; a REP socket answers it
+        with a failed `Reply` so its request/reply cycle stays in step)."""
         try:
             message = decoder(frames)
         except DecodeError as exc:
             self.drops.count(exc.reason)
+            if self.socket_type == zmq.REP:  # a REP socket must answer before it can receive again
+                self.send(Reply(False, error=str(exc)).encode())
             return exc
         self.received += 1
         return message
@@ -480,3 +489,27 @@ class ExecutorLink:
             "chunks": self.chunks,
             "in_flight": self.in_flight,
         }
+
+
+def request(
+    endpoint: str,
+    command: Command,
+    timeout_s: float = 2.0,
+    *,
+    context: zmq.Context | None = None,
+    keys_dir: str | Path | None = None,
+    client: str = DEFAULT_CLIENT,
+) -> Reply:
+    """Send one command to a daemon's command socket (REP) and wait for its reply. A fresh REQ socket
+    per call, so a daemon that never answers cannot leave the caller's socket stuck. RobotStackError
+    when no valid reply comes within `timeout_s`."""
+    with Channel(zmq.REQ, endpoint, bind=False, context=context, keys_dir=keys_dir, client=client) as channel:
+        if not channel.send(command.encode()):
+            raise RobotStackError(f"cannot send {command.cmd!r} to {endpoint}", hint="is the daemon running?")
+        got = channel.recv(decode_reply, timeout_s)
+    if got is None:
+        raise RobotStackError(
+            f"no reply to {command.cmd!r} from {endpoint} within {timeout_s:g} s",
+            hint="is `robot-stack deploy` running, with this command endpoint (rig file deploy.command_endpoint)?",
+        )
+    return got[1]

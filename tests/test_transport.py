@@ -2,6 +2,7 @@
 
 import socket
 import stat
+import threading
 import time
 
 import numpy as np
@@ -15,10 +16,10 @@ from deploy.curve import (
     is_loopback,
     needs_curve,
 )
-from deploy.transport import Channel, ExecutorLink, PlannerLink
+from deploy.transport import Channel, ExecutorLink, PlannerLink, request
 from robot_stack.app.cli import main
 from robot_stack.errors import RobotStackError
-from robot_stack.wire import ChunkMessage, Observation, WireLimits, encode
+from robot_stack.wire import ChunkMessage, Command, Observation, Reply, WireLimits, decode_command, encode
 
 
 def free_port() -> int:
@@ -301,3 +302,29 @@ def test_keys_command(tmp_path, capsys):
     assert "chmod 600" in capsys.readouterr().out
     assert main(["keys", "show", str(tmp_path / "missing")]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_command_socket_answers_every_request_even_garbage(tmp_path):
+    address = f"ipc://{tmp_path}/command.sock"
+    with Channel(zmq.REP, address, bind=True) as server:
+        assert stat.S_IMODE((tmp_path / "command.sock").stat().st_mode) == 0o600
+
+        def serve(n):
+            for _ in range(n):
+                got = server.recv(decode_command, 3.0)
+                if got is not None:
+                    server.send(Reply(True, {"cmd": got[1].cmd}, seq=got[1].seq).encode())
+
+        thread = threading.Thread(target=serve, args=(1,))
+        thread.start()
+        raw = zmq.Context.instance().socket(zmq.REQ)
+        raw.connect(address)
+        raw.send(b"garbage")  # the server answers with a failed reply and keeps serving
+        assert raw.poll(3000) and b'"ok":false' in raw.recv()
+        raw.close(linger=0)
+        reply = request(address, Command("status", seq=4), timeout_s=3.0)
+        thread.join()
+        assert reply.ok and reply.data == {"cmd": "status"} and reply.seq == 4
+        assert server.drops.as_dict() == {"malformed": 1}
+    with pytest.raises(RobotStackError, match="no reply"):
+        request(f"ipc://{tmp_path}/nobody.sock", Command("stop"), timeout_s=0.2)
