@@ -139,9 +139,18 @@ class Dataset:
         return cls._for_writing(path, rig_record(rig)[1], calibration)
 
     @classmethod
-    def _for_writing(cls, path: Path, rig_parsed: dict, calibration: dict | None) -> Dataset:
+    def edit(cls, path: str | Path) -> Dataset:
+        """An existing dataset, to tag, remove or import episodes (the dataset tools). Takes the lock like
+        `resume`, but checks no rig: episodes recorded into it use the rig it was created with."""
+        path = Path(path)
+        if not path.exists():
+            raise RobotStackError(f"there is no dataset at {path}", hint="check the path (a .zarr folder)")
+        return cls._for_writing(path, None, None)
+
+    @classmethod
+    def _for_writing(cls, path: Path, rig_parsed: dict | None, calibration: dict | None) -> Dataset:
         group = _open_root(path, "r+")
-        differences = rig_differences(group.attrs["rig"], rig_parsed)
+        differences = [] if rig_parsed is None else rig_differences(group.attrs["rig"], rig_parsed)
         if differences:
             shown = "\n  ".join(differences[:12]) + (
                 f"\n  ... and {len(differences) - 12} more" if len(differences) > 12 else ""

@@ -16,3 +16,7 @@ COMMAND_MODULES += [calibrate_cmd]
 from robot_stack.app.commands import keys_cmd, policy_server_cmd  # noqa: E402  (deploy: remote planner)
 
 COMMAND_MODULES += [keys_cmd, policy_server_cmd]
+
+from robot_stack.app.commands import audit_cmd, dataset_cmd  # noqa: E402  (audit, dataset tools)
+
+COMMAND_MODULES += [audit_cmd, dataset_cmd]
