@@ -18,6 +18,7 @@ tick keeps 100 chunks covering each tick) — it runs inside the 20 ms tick.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import pickle  # the peer baseline only; the runtime never uses it
 import socket
 import sys
@@ -221,12 +222,15 @@ def ensembler_cases(n: int) -> dict:
 def main() -> None:
     args = _common.parser(__doc__).parse_args()
     n = 100 if args.quick else 1000
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         result = {
             "round_trip": transport_cases(n, Path(tmp)),
             "codec": codec_cases(n),
             "ensembler": ensembler_cases(n),
         }
+    # this machine is shared: the load average says how much else was running
+    result["load_average_1min"] = {"before": load_before[0], "after": os.getloadavg()[0]}
     _common.write(result, args.out)
 
 

@@ -465,7 +465,7 @@ class ExecutorLink:
             if isinstance(message, Event):
                 self.events.append(message)
                 if message.name in ("observation_dropped", "observation_superseded"):
-                    self._answered(message.seq if message.name == "observation_superseded" else None)
+                    self._answered(message.seq if message.seq in self._outstanding else None)
                 continue
             self._answered(message.obs_seq)
             chunks.append(message)
@@ -473,7 +473,7 @@ class ExecutorLink:
         return chunks
 
     def _answered(self, seq: int | None) -> None:
-        if seq is None:  # a dropped observation's seq is unknown: free the oldest slot
+        if seq is None:  # an undecodable observation's seq is unknown: free the oldest slot
             if self._outstanding:
                 del self._outstanding[min(self._outstanding)]
             return
