@@ -7,7 +7,7 @@ environment (scripts/setup_lerobot.sh), never imported by robot_stack.
 The plan is a list of cases, each with the settings bench/policies.py matched to one of our
 configurations. For each: training samples/s (forward, backward, gradient clipping, AdamW step on
 fixed random batches; the data pipeline is not timed) and the latency of one chunk from a single
-observation (`predict_action_chunk`; for Diffusion Policy `select_action` right after `reset()`, which
+observation, as lists of seconds / milliseconds per timed repetition (`predict_action_chunk`; for Diffusion Policy `select_action` right after `reset()`, which
 fills the observation queue and samples one chunk). Only torch and LeRobot are imported here.
 """
 
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 
@@ -150,13 +149,7 @@ def run_case(case, lerobot, torch) -> dict:
             optimizer.step()
             if i >= train["warmup"]:
                 times.append(time.perf_counter() - start)
-        step_s = statistics.median(times)
-        out["train"] = {
-            "batch_size": train["batch_size"],
-            "steps_timed": len(times),
-            "step_s_median": step_s,
-            "samples_per_s": train["batch_size"] / step_s,
-        }
+        out["train"] = {"batch_size": train["batch_size"], "step_s": times}
     infer = case["infer"]
     if infer["runs"] > 0:
         policy.eval()
@@ -176,9 +169,7 @@ def run_case(case, lerobot, torch) -> dict:
                 if i >= infer["warmup"]:
                     times.append(time.perf_counter() - start)
         out["inference"] = {
-            "runs": len(times),
-            "latency_ms_median": 1e3 * statistics.median(times),
-            "latency_ms_min": 1e3 * min(times),
+            "latency_ms": [1e3 * t for t in times],
             "chunk_shape": list(chunk.shape) if chunk is not None else None,
         }
     return out

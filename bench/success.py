@@ -1,0 +1,145 @@
+"""Success rates: record scripted demonstrations on the simulated rig, train ACT and Diffusion Policy,
+evaluate on held-out seeds, for transfer_cube and insertion.
+
+    python bench/success.py --out docs/bench/success.json     # the full protocol: hours on a 2-core CPU
+    python bench/success.py --quick --out /tmp/success.json   # a tiny version (minutes) to check the harness
+
+Full protocol (the ACT paper's simulated setting): 50 successful scripted demonstrations per task
+(seeds 0, 1, ...; a seed the scripted operator fails is skipped), the `sim-cpu` preset trained for its
+time budget (60 min), 50 evaluation episodes on seeds 1000-1049 (never used for demonstrations), in
+lockstep time through the driver stack. The quick version records 2 short-camera demonstrations per
+task, trains the `test` preset for 20 steps and evaluates 2 episodes: its success rates mean nothing.
+
+The demonstrations come from `record_demos` below, the one place to switch to `robot-stack record`
+once that command exists.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import _common  # noqa: E402
+import yaml  # noqa: E402
+
+from policies import make_config  # noqa: E402
+from robot_stack.app.cli import main as cli  # noqa: E402
+from robot_stack.app.evaluation import EvalSettings, evaluate  # noqa: E402
+from robot_stack.app.scripted_demos import record_scripted_demos  # noqa: E402
+from robot_stack.rig import RigSpec, load_rig  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+TASKS = ("transfer_cube", "insertion")
+POLICIES = ("act", "diffusion")
+# ACT paper (Zhao et al. 2023), simulated ALOHA, 50 scripted demonstrations; and this issue's targets
+PAPER = {"transfer_cube": 0.86, "insertion": 0.32}
+TARGET = {"transfer_cube": 0.90, "insertion": 0.50}
+
+
+def record_demos(rig: RigSpec, path: Path, task: str, count: int) -> dict:
+    """`count` successful scripted demonstrations of `task` into the dataset at `path`.
+
+    Today: the sim's scripted operator through the driver stack (robot_stack.app.scripted_demos).
+    Switch to `robot-stack record --task TASK --episodes COUNT` (scripted operator) when it exists."""
+    started = time.time()
+    results = record_scripted_demos(rig, path, task, range(10 * count), count=count)
+    kept = [r.seed for r in results if r.kept]
+    return {
+        "kept": len(kept),
+        "tried": len(results),
+        "scripted_success_rate": len(kept) / max(1, len(results)),
+        "seeds": [min(kept), max(kept)] if kept else None,
+        "wall_s": time.time() - started,
+    }
+
+
+def demo_rig(cameras: list[str] | None, size: tuple[int, int] | None) -> RigSpec:
+    """The root rig with only the cameras the policy uses (rendering the others would cost time for
+    nothing), optionally at another size."""
+    data = load_rig(REPO / "hardware.yaml").model_dump(mode="json")
+    keep = cameras or list(data["cameras"])
+    data["cameras"] = {name: dict(data["cameras"][name]) for name in keep}
+    if size is not None:
+        for camera in data["cameras"].values():
+            camera["height"], camera["width"] = size
+    return RigSpec.model_validate(data)
+
+
+def main() -> None:
+    p = _common.parser(__doc__)
+    p.add_argument("--preset", default=None, help="training preset (default sim-cpu; quick: test)")
+    p.add_argument("--demos", type=int, default=None, help="demonstrations per task (default 50; quick 2)")
+    p.add_argument("--episodes", type=int, default=None, help="evaluation episodes (default 50; quick 2)")
+    p.add_argument(
+        "--train-minutes", type=float, default=None, help="training time budget (default: the preset's)"
+    )
+    p.add_argument("--tasks", nargs="*", default=list(TASKS))
+    p.add_argument("--policies", nargs="*", default=list(POLICIES))
+    p.add_argument(
+        "--workdir", type=Path, default=None, help="keep datasets and runs here (default: a temp folder)"
+    )
+    args = p.parse_args()
+    preset = args.preset or ("test" if args.quick else "sim-cpu")
+    demos = args.demos or (2 if args.quick else 50)
+    episodes = args.episodes or (2 if args.quick else 50)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="success_bench_"))
+    result = {
+        "bench": "success",
+        "quick": args.quick,
+        "preset": preset,
+        "demos_per_task": demos,
+        "eval_episodes": episodes,
+        "eval_seeds": [1000, 1000 + episodes - 1],
+        "time": "lockstep; success = the task's check holds at some tick within 15 s of sim time",
+        "paper_act_scripted": PAPER,
+        "targets": TARGET,
+        "tasks": {},
+    }
+    for task in args.tasks:
+        entry = result["tasks"][task] = {"policies": {}}
+        cameras = make_config("act", preset).data.cameras  # sim-cpu: cam_high; test and paper: all
+        rig = demo_rig(cameras, (48, 64) if args.quick else None)
+        rig_file = workdir / f"{task}_rig.yaml"
+        rig_file.parent.mkdir(parents=True, exist_ok=True)
+        rig_file.write_text(yaml.safe_dump(rig.model_dump(mode="json"), sort_keys=False))
+        dataset = workdir / f"{task}.zarr"
+        print(f"success: {task}: recording {demos} scripted demonstrations", file=sys.stderr, flush=True)
+        entry["demos"] = record_demos(rig, dataset, task, demos)
+        for policy in args.policies:
+            run = workdir / f"{task}_{policy}"
+            overrides = []
+            if args.quick:
+                overrides += ["train.steps=20"]
+            if args.train_minutes is not None:
+                overrides += [f"train.time_budget_min={args.train_minutes}", "train.steps=1000000"]
+            argv = ["--rig", str(rig_file), "train", "--policy", policy, "--dataset", str(dataset)]
+            argv += ["--out", str(run), "--preset", preset, "--no-progress"]
+            for item in overrides:
+                argv += ["--set", item]
+            print(f"success: {task}: training {policy} ({preset})", file=sys.stderr, flush=True)
+            started = time.time()
+            if cli(argv) != 0:
+                entry["policies"][policy] = {"error": "training failed"}
+                continue
+            train_s = time.time() - started
+            print(f"success: {task}: evaluating {policy} on {episodes} seeds", file=sys.stderr, flush=True)
+            settings = EvalSettings(task=task, episodes=episodes, videos=1 if args.quick else 3)
+            report = evaluate(run, rig, settings, run / f"eval_{task}")
+            low, high = report.ci95
+            entry["policies"][policy] = {
+                "train_minutes": train_s / 60,
+                "run": str(run),
+                "successes": report.successes,
+                "success_rate": report.success_rate,
+                "ci95": [low, high],
+                "meets_target": report.success_rate >= TARGET[task],
+            }
+    _common.write(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
