@@ -135,7 +135,7 @@ class Policy:
         `prefix` (d, A): actions already committed from t on (diffusion/flow only), kept as they are.
         `previous` (p, A), d ≤ p ≤ chunk_length: the plan being executed, from t on (diffusion/flow
         only); the new chunk is guided to stay close to it and depart gradually — real-time chunking's
-        soft inpainting (policies.guidance), about twice the compute of a plain prediction."""
+        soft inpainting (policies.guidance); one backward pass per sampling step on top."""
         t, images, state = self._check(observation)
         self._history.append((t, images, state))
         steps = self._pick_history(t)
