@@ -271,6 +271,7 @@ def _plots(ep: EpisodeAudit) -> str:
             shade=shade,
             x_range=x_range,
             css_class="chart joint-plot",
+            min_span=0.2,
         )
         for j, name in enumerate(ep.plot.joint_names)
     ]

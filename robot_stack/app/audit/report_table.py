@@ -34,50 +34,61 @@ def _flags(ep: EpisodeAudit) -> Text:
     return text
 
 
-def episode_table(report: AuditReport) -> Table:
-    table = Table(title=f"audit of {report.path}", title_justify="left", header_style="bold")
-    for name, justify in (
-        ("#", "right"),
-        ("task", "left"),
-        ("length s", "right"),
-        ("rate Hz", "right"),
-        ("overruns", "right"),
-        ("fps min", "right"),
-        ("dropped", "right"),
-        ("dup", "right"),
-        ("age p50 ms", "right"),
-        ("track p95 rad", "right"),
-        ("idle s", "right"),
-        ("flags", "left"),
-    ):
-        table.add_column(name, justify=justify, overflow="fold")
+COLUMNS = {  # name → what it shows (docs/audit.md)
+    "#": "episode index",
+    "task": "task (shown when the dataset has several)",
+    "len s": "episode length",
+    "Hz": "achieved control rate",
+    "late": "control ticks that overran",
+    "fps": "lowest achieved camera frame rate",
+    "lost": "frames lost, all cameras",
+    "dup": "duplicated frames, all cameras",
+    "age ms": "median age of the frame each tick sees (worst camera)",
+    "track": "95th percentile of |action − observation| on the arm joints, rad",
+    "idle s": "longest stretch without motion",
+}
+NARROW_DROPS = ("Hz", "fps", "age ms")  # left out on terminals under 110 columns
+
+
+def episode_table(report: AuditReport, width: int = 200) -> Table:
+    tasks = {str(ep.attrs.get("task", "")) for ep in report.episodes}
+    columns = [
+        c for c in COLUMNS if (c != "task" or len(tasks) > 1) and (width >= 110 or c not in NARROW_DROPS)
+    ]
+    title = f"audit of {report.path}" + (f" — task {tasks.pop()}" if len(tasks) == 1 else "")
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for name in columns:
+        if name == "task":
+            table.add_column(name, max_width=16, overflow="ellipsis", no_wrap=True)
+        else:
+            table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("flags", overflow="fold", min_width=12)
     for ep in report.episodes:
         ticks = ep.metrics.get("ticks", {})
         cams = [c for c in ep.metrics.get("cameras", {}).values() if c]
         content = ep.metrics.get("content", {})
         fps = [c["fps"] for c in cams if c.get("fps") is not None]
         ages = [c["skew_ms"]["p50"] for c in cams if c.get("skew_ms")]
-        style = "bold red" if ep.worst == ERROR else None
-        table.add_row(
-            Text(str(ep.index), style=style or ""),
-            str(ep.attrs.get("task", "")),
-            _num(ticks.get("duration_s")),
-            _num(ticks.get("rate_hz")),
-            _num(ticks.get("overruns"), "{}"),
-            _num(min(fps) if fps else None),
-            _num(sum(c.get("dropped", 0) for c in cams) if cams else None, "{}"),
-            _num(sum(c.get("duplicates", 0) for c in cams) if cams else None, "{}"),
-            _num(max(ages) if ages else None, "{:.0f}"),
-            _num((content.get("tracking") or {}).get("p95_rad"), "{:.3f}"),
-            _num(content.get("longest_idle_s")),
-            _flags(ep),
-        )
+        values = {
+            "#": Text(str(ep.index), style="bold red" if ep.worst == ERROR else ""),
+            "task": str(ep.attrs.get("task", "")),
+            "len s": _num(ticks.get("duration_s")),
+            "Hz": _num(ticks.get("rate_hz")),
+            "late": _num(ticks.get("overruns"), "{}"),
+            "fps": _num(min(fps) if fps else None),
+            "lost": _num(sum(c.get("dropped", 0) for c in cams) if cams else None, "{}"),
+            "dup": _num(sum(c.get("duplicates", 0) for c in cams) if cams else None, "{}"),
+            "age ms": _num(max(ages) if ages else None, "{:.0f}"),
+            "track": _num((content.get("tracking") or {}).get("p95_rad"), "{:.3f}"),
+            "idle s": _num(content.get("longest_idle_s")),
+        }
+        table.add_row(*(values[c] for c in columns), _flags(ep))
     return table
 
 
 def print_report(report: AuditReport, console: Console | None = None) -> None:
     console = console or Console()
-    console.print(episode_table(report))
+    console.print(episode_table(report, console.width))
     latency = report.overview.get("latency", {})
     for name, est in latency.items():
         if est.get("latency_s") is None:

@@ -36,9 +36,11 @@ def line_chart(
     x_range: tuple[float, float] | None = None,
     css_class: str = "chart",
     marker_x: float | None = None,
+    min_span: float = 0.0,
 ) -> str:
-    """An SVG line chart: lines over a shared x axis, optional shaded x spans, min/max labels."""
-    pad_l, pad_r, pad_t, pad_b = 34, 6, 14 if title else 4, 14
+    """An SVG line chart: lines over a shared x axis, optional shaded x spans, min/max labels. The y
+    axis spans at least `min_span`, so a still signal draws flat instead of magnifying its noise."""
+    pad_l, pad_r, pad_t, pad_b = 38, 6, 14 if title else 4, 14
     w, h = width - pad_l - pad_r, height - pad_t - pad_b
     xs = [ln.x for ln in lines if len(ln.x)]
     ys = [ln.y[np.isfinite(ln.y)] for ln in lines if len(ln.y)]
@@ -47,8 +49,9 @@ def line_chart(
     )
     ys = [y for y in ys if len(y)]
     y0, y1 = (min(float(y.min()) for y in ys), max(float(y.max()) for y in ys)) if ys else (0.0, 1.0)
-    if y1 - y0 < 1e-6:
-        y0, y1 = y0 - 0.05, y1 + 0.05
+    if y1 - y0 < max(min_span, 1e-6):
+        middle, half = (y0 + y1) / 2, max(min_span, 0.1) / 2
+        y0, y1 = middle - half, middle + half
     if x1 - x0 < 1e-9:
         x1 = x0 + 1.0
 
