@@ -23,6 +23,20 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
+# Headless Chromium renders the audit's HTML report in the tests (tests/test_audit_sim.py skips without it).
+if command -v apt-get >/dev/null 2>&1 && ! command -v chromium-headless-shell >/dev/null 2>&1 \
+  && ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing chromium-headless-shell (renders the audit report in the tests)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      chromium-headless-shell fonts-liberation >/dev/null
+  else
+    echo "setup: note: the HTML report test is skipped without headless Chromium;" \
+      "run: sudo apt-get install chromium-headless-shell" >&2
+  fi
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating virtual environment $VENV"
   "$PYTHON" -m venv "$VENV"
