@@ -29,7 +29,7 @@ def realtime_priority(priority: int) -> Iterator[bool]:
         yield False
         return
     with short_gil_switch_interval():
-        with _fifo(priority) as applied:
+        with fifo_priority(priority) as applied:
             yield applied
 
 
@@ -44,7 +44,12 @@ def short_gil_switch_interval() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _fifo(priority: int) -> Iterator[bool]:
+def fifo_priority(priority: int) -> Iterator[bool]:
+    """Only the SCHED_FIFO part, for helper threads of a control path (bus I/O, emulated devices);
+    the GIL switch interval is the control loop's to set. Yields whether it took effect."""
+    if priority <= 0 or not hasattr(os, "sched_setscheduler"):
+        yield False
+        return
     try:
         previous = (os.sched_getscheduler(0), os.sched_getparam(0))
         os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))

@@ -27,6 +27,7 @@ import numpy as np
 from drivers.dynamixel.arm import ArmReading, DynamixelArm
 from drivers.dynamixel.errors import DynamixelError, HardwareErrorEvent
 from robot_stack.errors import RobotStackError
+from robot_stack.realtime import fifo_priority
 
 
 class ArmIOError(DynamixelError):
@@ -40,9 +41,12 @@ class ArmIOThread:
         *,
         period_s: float | None = None,
         on_hardware_error: Callable[[HardwareErrorEvent], None] | None = None,
+        priority: int = 0,
     ):
+        """`priority`: run the thread SCHED_FIFO (where allowed), as part of a control loop's path."""
         self.arm = arm
         self.period_s = period_s
+        self.priority = priority
         self._on_hardware_error = on_hardware_error
         self._cv = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -56,6 +60,8 @@ class ArmIOThread:
         self._events: deque[HardwareErrorEvent] = deque(maxlen=256)
         self.cycles = 0
         self.overruns = 0  # periodic reads that started after their deadline had passed
+        self.goal_written_t: float | None = None  # when the newest goal's Sync Write left (monotonic)
+        self.last_cycle_s = 0.0  # bus time of the newest cycle (write and/or read)
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> ArmIOThread:
@@ -70,7 +76,9 @@ class ArmIOThread:
             self._read_wanted = 0
             self._goal = None
         self.arm.bus.on_hardware_error.append(self._event)
-        self._thread = threading.Thread(target=self._run, name=f"arm-io-{self.arm.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run_prioritised, name=f"arm-io-{self.arm.name}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -165,6 +173,10 @@ class ArmIOThread:
         raise ArmIOError(f"arm {self.arm.name}: bus I/O failed: {exc!r}") from exc
 
     # -- the thread ------------------------------------------------------------------------------
+    def _run_prioritised(self) -> None:
+        with fifo_priority(self.priority):
+            self._run()
+
     def _run(self) -> None:
         next_deadline = time.monotonic() + self.period_s if self.period_s else None
         while True:
@@ -183,9 +195,12 @@ class ArmIOThread:
                 goal, self._goal = self._goal, None
                 read = self._read_wanted > self._done_ticket
             periodic = next_deadline is not None and time.monotonic() >= next_deadline
+            began = time.monotonic()
+            written_t = None
             try:
                 if goal is not None:
                     self.arm.write_goal(goal)
+                    written_t = time.monotonic()
                 reading = self.arm.read() if (read or periodic) else None
             except BaseException as exc:  # noqa: BLE001 — handed to the caller, not swallowed
                 with self._cv:
@@ -202,6 +217,9 @@ class ArmIOThread:
                     next_deadline += missed * self.period_s
             with self._cv:
                 self.cycles += 1
+                self.last_cycle_s = time.monotonic() - began
+                if written_t is not None:
+                    self.goal_written_t = written_t
                 if reading is not None:
                     self._latest = reading
                 self._done_ticket = serving

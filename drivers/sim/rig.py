@@ -26,6 +26,9 @@ from robot_stack.errors import RobotStackError
 from robot_stack.rate_loop import RateLoop
 from robot_stack.rig.schema import RigSpec
 
+# Real motors answer without waiting for a CPU; the emulated ones get real-time threads (where the OS
+# allows) above the control loop's, so other work on the machine does not make them late.
+EMULATOR_PRIORITY = 60
 PHYSICS_RATE_HZ = 250  # how often the real-time thread catches physics up with the wall clock
 
 
@@ -215,6 +218,7 @@ class SimRig:
             seed=self.seed,
             motion=None if arm.role == "follower" else "ideal",
             name=name,
+            priority=EMULATOR_PRIORITY if self.realtime else 0,
         )
         try:
             chain.start()

@@ -64,7 +64,10 @@ class DynamixelChainEmulator:
         motion: str | None = "ideal",
         follow_host_baud: bool = True,
         name: str = "dxl-emulator",
+        priority: int = 0,
     ):
+        """`priority`: SCHED_FIFO priority of the threads that answer the host (0: ordinary); real
+        motors do not wait for a core, so a simulated rig serves them as real-time threads."""
         if motion not in ("ideal", None):
             raise ValueError(f"motion must be 'ideal' or None, not {motion!r}")
         self.baud_rate = baud_rate
@@ -82,6 +85,7 @@ class DynamixelChainEmulator:
         self._listeners: list[WriteListener] = []
         self._parser = p.PacketParser()
         self._transport = PtyTransport(self._on_data, self._on_idle, link_path, name)
+        self._transport.priority = priority
         self._bus_free_at = 0.0
         self._running = False
 

@@ -24,6 +24,8 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
+from robot_stack.realtime import fifo_priority
+
 _SPIN_S = 250e-6  # time.sleep overshoots by ~50-100 µs on Linux; spin the last stretch
 _PARTIAL_PACKET_TIMEOUT_S = 0.01  # a motor drops a packet whose bytes stop coming for this long
 
@@ -80,6 +82,7 @@ class PtyTransport:
         self._on_idle = on_idle
         self._link_path = Path(link_path) if link_path else None
         self._name = name
+        self.priority = 0  # SCHED_FIFO priority of the serving threads (0: ordinary)
         self._master = self._slave = -1
         self._wake_r = self._wake_w = -1
         self._threads: list[threading.Thread] = []
@@ -119,8 +122,12 @@ class PtyTransport:
         self._wake_r, self._wake_w = os.pipe()
         self._stopping.clear()
         self._threads = [
-            threading.Thread(target=self._read_loop, name=f"{self._name}-rx", daemon=True),
-            threading.Thread(target=self._write_loop, name=f"{self._name}-tx", daemon=True),
+            threading.Thread(
+                target=self._prioritised, args=(self._read_loop,), name=f"{self._name}-rx", daemon=True
+            ),
+            threading.Thread(
+                target=self._prioritised, args=(self._write_loop,), name=f"{self._name}-tx", daemon=True
+            ),
         ]
         for t in self._threads:
             t.start()
@@ -166,6 +173,10 @@ class PtyTransport:
                 return
             heapq.heappush(self._queue, (deliver_at, next(self._seq), data))
             self._queue_cv.notify()
+
+    def _prioritised(self, body) -> None:
+        with fifo_priority(self.priority):
+            body()
 
     def _write_loop(self) -> None:
         while not self._stopping.is_set():

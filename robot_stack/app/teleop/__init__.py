@@ -1,0 +1,1 @@
+"""Leader-follower teleoperation: the 50 Hz loop (`loop.py`) and its live panel (`panel.py`)."""
