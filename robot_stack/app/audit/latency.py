@@ -3,10 +3,10 @@
 For a window of consecutive frames, the image motion between frames i−1 and i (mean absolute
 difference of small greyscale decodes) is compared with the follower's joint speed over the same
 interval moved back by a lag L: the summed |Δq| of all joints over [t(i−1) − L, t(i) − L], from the
-cumulative joint path. Both series are differenced once before they are correlated: motion is
-smooth, so the raw series correlate over a broad range of lags and their peak is pulled around by
-whatever else moves in the picture; their changes (speeding up, slowing down) pin the lag down to a
-few milliseconds. The correlation, as a function of L, peaks where L is the delay of the camera's
+cumulative joint path. Both series are differenced (over 1, 2 and 3 frames, pooled) before they are
+correlated: motion is smooth, so the raw series correlate over a broad range of lags and their peak
+is pulled around by whatever else moves in the picture; their changes (speeding up, slowing down)
+pin the lag down to a few milliseconds, and the longer steps keep pixel noise from drowning them. The correlation, as a function of L, peaks where L is the delay of the camera's
 stored timestamps behind the joint stream — a camera stamped on arrival at the host is late by its
 transport latency. Windows of several episodes are pooled (their sums of products added), which is
 what makes the estimate firm; one short episode alone gives a rough one.
@@ -26,6 +26,7 @@ import numpy as np
 
 LAGS_S = np.round(np.arange(-0.2, 0.5 + 1e-9, 0.005), 6)  # lags searched: 200 ms early … 500 ms late
 MIN_SAMPLES = 40  # frame intervals needed for an episode's own estimate
+DIFF_STEPS = (1, 2, 3)  # changes over 1, 2 and 3 frame intervals: sharp, yet not all noise
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,8 @@ def lag_stats(
     frame_t: np.ndarray, energy: np.ndarray, tick_t: np.ndarray, path: np.ndarray
 ) -> LagStats | None:
     """Image motion between frames i−1 and i (stamped `frame_t`) against joint speed over the same
-    interval moved back by each lag; both differenced and centred, as sums of products."""
+    interval moved back by each lag; both differenced over DIFF_STEPS frames and centred, as sums of
+    products pooled over the steps."""
     frame_t = steady_times(frame_t)
     t0, t1 = frame_t[:-1], frame_t[1:]
     dt = t1 - t0
@@ -155,15 +157,25 @@ def lag_stats(
     ok &= (t0 - LAGS_S[-1] >= tick_t[0]) & (t1 - LAGS_S[0] <= tick_t[-1])
     lags = LAGS_S[:, None]
     speed = (np.interp(t1 - lags, tick_t, path) - np.interp(t0 - lags, tick_t, path)) / np.maximum(dt, 1e-9)
-    pair = ok[1:] & ok[:-1]  # a change needs two good intervals in a row
-    k = int(pair.sum())
-    if k < 3:
+    energy = np.where(ok, energy, 0.0)
+    total, samples = None, 0
+    for k in DIFF_STEPS:
+        if len(ok) <= k:
+            break
+        pair = np.convolve(~ok, np.ones(k + 1), "valid") == 0  # every interval from i to i+k is good
+        if pair.sum() < 3:
+            continue
+        y = (energy[k:] - energy[:-k])[pair]
+        x = (speed[:, k:] - speed[:, :-k])[:, pair]  # (lags, pairs)
+        y = y - y.mean()
+        x = x - x.mean(axis=1, keepdims=True)
+        part = LagStats(x @ y, (x**2).sum(axis=1), float(y @ y), int(pair.sum()))
+        total = part if total is None else total + part
+        samples = samples or part.samples
+    if total is None:
         return None
-    y = np.diff(np.where(ok, energy, 0.0))[pair]
-    x = np.diff(speed, axis=1)[:, pair]  # (lags, k)
-    y = y - y.mean()
-    x = x - x.mean(axis=1, keepdims=True)
-    return LagStats(x @ y, (x**2).sum(axis=1), float(y @ y), k)
+    # the steps reuse the same frames: count the samples once, for an honest z
+    return LagStats(total.xy, total.xx, total.yy, samples)
 
 
 def estimate(stats: list[LagStats | None], min_z: float) -> LatencyEstimate | None:

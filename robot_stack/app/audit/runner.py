@@ -22,6 +22,7 @@ from robot_stack.app.audit.integrity import check_integrity
 from robot_stack.app.audit.load import CameraData, EpisodeData, load_episode
 from robot_stack.app.audit.model import ERROR, WARNING, AuditReport, EpisodeAudit, Flag, PlotSeries
 from robot_stack.app.audit.outliers import Shape, find_outliers, shape_of
+from robot_stack.app.audit.shard_reader import ShardedBytes
 from robot_stack.app.audit.thresholds import Thresholds
 from robot_stack.app.audit.timing import check_camera, check_ticks, nominal_hz
 from robot_stack.store import Dataset
@@ -98,7 +99,8 @@ def _audit_episode(ep: EpisodeData, rig, options: AuditOptions, latency_frames: 
         if options.html and cam.frames:
             thumbs[name] = _thumbnail_frames(ep, cam, options.thumbnails)
             wanted.update(thumbs[name])
-        scans[name] = scan_frames(cam.jpeg, cam.offsets, wanted)
+        stream = ShardedBytes.open(ep.path / "cameras" / name / "jpeg") or cam.jpeg
+        scans[name] = scan_frames(stream, cam.offsets, wanted)
 
     metrics, flags = check_integrity(ep, scans, list(rig.cameras))
     audit.metrics["integrity"] = metrics
