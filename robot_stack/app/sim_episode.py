@@ -1,8 +1,9 @@
 """One scripted episode on the simulated rig, end to end through the servo chains and the driver.
 
 The scripted operator moves the leader servos; each 50 Hz tick both leaders are read and both
-followers written through `DynamixelArm`, in lockstep time. Until `robot-stack calibrate` exists the
-simulator's own motor mounting stands in for calibration.
+followers written through `DynamixelArm`, in lockstep time. The simulator's own motor mounting maps
+ticks to joints here (not a calibration), so this measures physics + servo chains + driver alone;
+teleop through calibrated arms is `robot_stack.app.teleop`.
 """
 
 from __future__ import annotations
