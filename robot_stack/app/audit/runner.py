@@ -61,10 +61,12 @@ def run_audit(
     per_episode_frames = max(options.latency_frames // max(len(indices), 1), 2 * lat.MIN_SAMPLES)
     curves: dict[str, list[lat.LagStats]] = {c: [] for c in cameras}
     shapes: dict[int, Shape] = {}
-    with ThreadPoolExecutor(2) as pool:
+    # one pool reads the cameras' byte streams side by side (file reads overlap the checks of the
+    # bytes already read), the other decodes frames for the latency estimate
+    with ThreadPoolExecutor(2) as pool, ThreadPoolExecutor(2) as readers:
         for done, index in enumerate(indices, 1):
             ep = load_episode(index, ds.path / EPISODES / episode_name(index))
-            audit, ep_curves = _audit_episode(ep, rig, options, per_episode_frames, pool)
+            audit, ep_curves = _audit_episode(ep, rig, options, per_episode_frames, pool, readers)
             report.episodes.append(audit)
             for name, curve in ep_curves.items():
                 curves.setdefault(name, []).append(curve)
@@ -79,14 +81,14 @@ def run_audit(
     return report
 
 
-def _audit_episode(ep: EpisodeData, rig, options: AuditOptions, latency_frames: int, pool):
+def _audit_episode(ep: EpisodeData, rig, options: AuditOptions, latency_frames: int, pool, readers):
     th = options.thresholds
     audit = EpisodeAudit(ep.index, ep.attrs)
     hz = nominal_hz(ep, rig.control_rate_hz)
     path = None
     if ep.joints_ok and np.isfinite(ep.observation).all() and np.all(np.diff(ep.t) > 0):
         path = lat.path_length(ep.t, ep.observation)
-    scans: dict[str, FrameScan] = {}
+    pending = {}
     windows: dict[str, tuple[int, int]] = {}
     thumbs: dict[str, list[int]] = {}
     for name, cam in ep.cameras.items():
@@ -100,7 +102,8 @@ def _audit_episode(ep: EpisodeData, rig, options: AuditOptions, latency_frames: 
             thumbs[name] = _thumbnail_frames(ep, cam, options.thumbnails)
             wanted.update(thumbs[name])
         stream = ShardedBytes.open(ep.path / "cameras" / name / "jpeg") or cam.jpeg
-        scans[name] = scan_frames(stream, cam.offsets, wanted)
+        pending[name] = readers.submit(scan_frames, stream, cam.offsets, wanted)
+    scans: dict[str, FrameScan] = {name: job.result() for name, job in pending.items()}
 
     metrics, flags = check_integrity(ep, scans, list(rig.cameras))
     audit.metrics["integrity"] = metrics
