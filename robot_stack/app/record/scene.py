@@ -1,0 +1,61 @@
+"""What happens to the world between takes and at their ends.
+
+On hardware the operator resets the scene by hand: nothing to do here, and success is not known.
+On the simulated rig the scene is re-randomised for each new take (a new seed, stored with the
+episode), the scripted operator (if it does the demonstrations) starts with the take, and the
+simulator says whether the task succeeded.
+"""
+
+from __future__ import annotations
+
+from robot_stack.app.sim_session import SimSession
+
+SCRIPT_TAIL_S = 1.0  # recorded after the scripted operator's last waypoint: the result settles
+
+
+class HandScene:
+    """A real rig: a person resets the scene in the reset phase."""
+
+    sim = False
+    scripted = False
+
+    def new_scene(self, seed: int | None) -> None:
+        pass
+
+    def start_take(self, seed: int | None) -> float | None:
+        """Prepare the take; the episode length it suggests (None: no suggestion)."""
+        return None
+
+    def outcome(self) -> bool | None:
+        return None
+
+
+class SimScene:
+    sim = True
+
+    def __init__(self, session: SimSession, task: str, scripted: bool, tail_s: float = SCRIPT_TAIL_S):
+        self.session = session
+        self.task = task
+        self.scripted = scripted
+        self.tail_s = tail_s
+        self.status: dict = {}
+
+    def new_scene(self, seed: int | None) -> None:
+        """Objects at the poses of `seed`, arms home, leaders still (teleop keeps running)."""
+        self.session.set_operator(False)
+        self.session.reset(seed, self.task)
+
+    def start_take(self, seed: int | None) -> float | None:
+        # The same seed again: the scene is where it was, but its clock (and the operator's script)
+        # restarts with the take.
+        self.status = self.session.reset(seed, self.task)
+        if not self.scripted:
+            return None
+        self.session.set_operator(True)
+        self.status = self.session.status()
+        duration = self.status.get("operator_duration")
+        return None if duration is None else float(duration) + self.tail_s
+
+    def outcome(self) -> bool | None:
+        self.status = self.session.status()
+        return bool(self.status.get("success"))
