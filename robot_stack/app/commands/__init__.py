@@ -4,7 +4,9 @@ parser(s) and sets `func` to a callable taking the parsed args and returning an 
 from robot_stack.app.commands import (
     audit_cmd,
     calibrate_cmd,
+    ctl_cmd,
     dataset_cmd,
+    deploy_cmd,
     emulate_cmd,
     eval_cmd,
     keys_cmd,
@@ -30,6 +32,8 @@ COMMAND_MODULES = [
     audit_cmd,
     train_cmd,
     eval_cmd,
+    deploy_cmd,
+    ctl_cmd,
     policy_server_cmd,
     keys_cmd,
 ]

@@ -1,0 +1,123 @@
+"""Read every arm of the rig at once, each tick, without ever waiting on a dead bus.
+
+The same rules as teleoperation (robot_stack/app/teleop/loop.py): all arms' I/O threads are asked
+for a reading together; an arm late past 80 % of the tick keeps its previous reading for that tick;
+an arm silent for `bus_deadline_s` (with the bus having given up on a try), or for four times that
+whatever the bus says, is a `BusFault`; so is a motor's hardware-error alert. After the loop has
+stopped, `diagnose` gives the bus its retries to name the motor that went quiet.
+"""
+
+from __future__ import annotations
+
+import time
+
+from calibration.rig_arms import RigArms
+from drivers.dynamixel.arm import ArmReading
+from drivers.dynamixel.arm_thread import ArmIOError
+from robot_stack.errors import RobotStackError
+
+BUS_DEADLINE_S = 0.05
+BUS_HINT = (
+    "check that arm's power and cable chain; `robot-stack motors scan --arm NAME` shows which motors answer"
+)
+
+
+class BusFault(RobotStackError):
+    """The runtime stopped on a bus fault: an arm stopped answering, or a motor raised an alert."""
+
+    def __init__(self, message: str, hint: str | None = None, arm: str | None = None, silent: bool = False):
+        super().__init__(message, hint)
+        self.arm = arm
+        self.silent = silent
+
+
+class TickReader:
+    def __init__(
+        self, arms: RigArms, names: list[str], rate_hz: float, bus_deadline_s: float = BUS_DEADLINE_S
+    ):
+        self.arms = arms
+        self.names = list(names)
+        self.rate_hz = rate_hz
+        self.bus_deadline_s = bus_deadline_s
+        self.readings: dict[str, ArmReading] = {}
+        self.fresh: set[str] = set()  # arms whose reading arrived this tick
+        self.late_ticks = 0
+        self._late_since: dict[str, tuple[float, int]] = {}
+
+    def prime(self, timeout_s: float = 1.0) -> dict[str, ArmReading]:
+        """A first reading of every arm (before the loop starts); a bus error is a BusFault."""
+        for name in self.names:
+            try:
+                self.readings[name] = self.arms[name].io.read(timeout_s)
+            except ArmIOError as exc:
+                raise BusFault(exc.message, exc.hint or BUS_HINT, arm=name) from exc
+            except TimeoutError:
+                raise BusFault(
+                    f"arm {name} gave no reading within {timeout_s:g} s", BUS_HINT, arm=name, silent=True
+                ) from None
+        self.fresh = set(self.names)
+        return self.readings
+
+    def read(self) -> dict[str, ArmReading]:
+        self.check_alerts()
+        requested = time.monotonic()
+        tickets = {name: self.arms[name].io.request_read() for name in self.names}
+        deadline = requested + 0.8 / self.rate_hz
+        self.fresh = set()
+        for name, ticket in tickets.items():
+            io = self.arms[name].io
+            try:
+                self.readings[name] = io.wait(ticket, timeout=max(0.0, deadline - time.monotonic()))
+                self.fresh.add(name)
+                self._late_since.pop(name, None)
+            except TimeoutError:
+                self.late_ticks += 1
+                self.check_alerts()  # a motor that shut down explains a late arm better
+                if self._silent(name, requested):
+                    raise BusFault(
+                        f"arm {name} gave no reading for {(time.monotonic() - self._late_since[name][0]) * 1000:.0f} ms",
+                        BUS_HINT,
+                        arm=name,
+                        silent=True,
+                    ) from None
+            except ArmIOError as exc:
+                raise BusFault(exc.message, exc.hint or BUS_HINT, arm=name) from exc
+        self.check_alerts()
+        return self.readings
+
+    def _silent(self, name: str, requested_at: float) -> bool:
+        if name not in self.readings:
+            return True
+        bus = self.arms[name].arm.bus.stats
+        failed_attempts = bus.retries + bus.failures
+        since, failed_before = self._late_since.setdefault(name, (requested_at, failed_attempts))
+        late_for = time.monotonic() - since
+        return (late_for >= self.bus_deadline_s and failed_attempts > failed_before) or (
+            late_for >= 4 * self.bus_deadline_s
+        )
+
+    def check_alerts(self) -> None:
+        if not self.arms.alerted.is_set():
+            return
+        event = self.arms.alerts[0]
+        raise BusFault(
+            f"{event.label} on {event.port} reported {', '.join(event.errors)}; the motor turned its torque off",
+            "find the cause (a blocked joint, a squeezed object, heat, supply voltage), then reboot the motor "
+            "(`robot-stack motors reboot`) before starting again",
+        )
+
+    def is_late(self, name: str) -> bool:
+        return name in self._late_since
+
+    def diagnose(self, fault: BusFault) -> BusFault:
+        """The loop has stopped; give the bus its retries to say which motor went quiet."""
+        if fault.arm is None or not fault.silent:
+            return fault
+        io = self.arms[fault.arm].io
+        try:
+            io.wait(io.request_read(), timeout=1.0)
+        except ArmIOError as exc:
+            return BusFault(exc.message, exc.hint or BUS_HINT, arm=fault.arm)
+        except (TimeoutError, RuntimeError):
+            pass
+        return fault

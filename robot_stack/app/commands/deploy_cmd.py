@@ -1,0 +1,269 @@
+"""`robot-stack deploy`: the policy drives the followers at the rig's control rate (deploy/daemon.py)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from robot_stack.errors import RobotStackError
+from robot_stack.rig import load_rig
+
+EXAMPLES = """\
+examples:
+  robot-stack deploy --checkpoint runs/act                   the policy drives until Ctrl-C (then parks)
+  robot-stack deploy --checkpoint runs/act --seconds 60      park and exit after 60 s
+  robot-stack deploy --checkpoint runs/dp --mode rtc         real-time chunking (diffusion / flow policies)
+  robot-stack deploy --checkpoint runs/act --mode latest     newest chunk only (no ensembling)
+  robot-stack deploy --checkpoint runs/act --m 0.05          ensembling weight rate (ACT's is 0.01)
+  robot-stack deploy --checkpoint runs/act --record-to fixes.zarr   record runs and interventions (HG-DAgger)
+  robot-stack deploy --checkpoint runs/act --wait            hold still until `robot-stack ctl start`
+  robot-stack deploy --remote tcp://gpu-host:5555 --keys ~/.robot_stack/keys
+                                                             plan on a `robot-stack policy-server` elsewhere
+  robot-stack deploy --checkpoint runs/act --task transfer_cube --seed 1000 --episodes 10
+                                                             sim rig: 10 episodes, success rate at the end
+
+While it runs: `robot-stack ctl status | start | stop | estop | takeover | release` and
+`robot-stack ctl watch` (live telemetry). Ctrl-C or SIGTERM parks the followers, applies
+deploy.safety.torque_on_stop and exits 0; a bus fault parks what still works and exits 1 naming the
+arm and motor. Needs calibrated arms (`robot-stack calibrate`).
+"""
+
+SIM_EPISODE_S = 15.0  # sim: an episode's time limit after the ramp-in, unless --seconds
+SUCCESS_TAIL_S = 0.5  # sim: keep going this long after success before parking
+
+
+@dataclass
+class EpisodeOutcome:
+    seed: int
+    success: bool
+    seconds: float
+    success_s: float | None
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "deploy",
+        help="run a trained policy on the followers (planner + 50 Hz executor + safety)",
+        description="Start the deploy daemon: a planning thread runs the policy on the latest observation, "
+        "the execution thread blends every chunk that covers each tick (temporal ensembling by time), "
+        "filters it through the safety layer and writes the followers. Answers `robot-stack ctl`.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--checkpoint", type=Path, metavar="PATH", help="run or checkpoint folder")
+    p.add_argument(
+        "--mode", default="ensemble", choices=["ensemble", "latest", "rtc"], help="ensembling mode"
+    )
+    p.add_argument("--m", type=float, default=0.01, help="ensembling weight rate per tick (default 0.01)")
+    p.add_argument(
+        "--remote", metavar="ENDPOINT", help="a policy-server's tcp://HOST:PORT (default: plan here)"
+    )
+    p.add_argument(
+        "--keys", type=Path, metavar="DIR", help="Curve keys (default: the rig's deploy.curve_keys_dir)"
+    )
+    p.add_argument("--device", default="cpu", help="torch device for the local planner (default cpu)")
+    p.add_argument("--steps", type=int, help="DDIM / Euler steps (diffusion and flow; default: as trained)")
+    p.add_argument(
+        "--added-latency-ms", type=float, default=0.0, metavar="MS", help="hold every chunk back (benchmarks)"
+    )
+    p.add_argument(
+        "--record-to", type=Path, metavar="DATASET", help="record each run as an episode (appends)"
+    )
+    p.add_argument(
+        "--seconds", type=float, help="stop after this long (sim: per episode; default: until Ctrl-C)"
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="start idle; the policy drives on `robot-stack ctl start`"
+    )
+    p.add_argument("--no-leaders", action="store_true", help="leave the leader arms alone (no takeover)")
+    p.add_argument("--ramp-in", type=float, metavar="S", help="ramp-in time (default: rig file)")
+    p.add_argument("--quiet", action="store_true", help="no live panel: events as log lines (systemd)")
+    sim = p.add_argument_group("simulated rig")
+    sim.add_argument("--task", help="sim: the task (default: the rig file's)")
+    sim.add_argument("--seed", type=int, help="sim: scene seed of the first episode")
+    sim.add_argument("--episodes", type=int, default=1, help="sim: episodes, one seed each (default 1)")
+    sim.add_argument(
+        "--operator",
+        choices=["none", "scripted"],
+        default="none",
+        help="sim: who moves a limp leader (takeover)",
+    )
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import logging
+
+    from calibration.files import load_rig_calibration
+    from deploy.daemon import DeployDaemon, DeploySettings
+
+    if args.added_latency_ms < 0:
+        raise RobotStackError(f"--added-latency-ms {args.added_latency_ms} is negative", hint="use 0 or more")
+    if args.checkpoint is None and args.remote is None:
+        raise RobotStackError("deploy needs --checkpoint PATH (or --remote tcp://HOST:PORT)")
+    if args.episodes < 1:
+        raise RobotStackError(f"--episodes {args.episodes}: nothing to run", hint="use 1 or more")
+    console = Console(highlight=False)
+    rig = load_rig(args.rig)
+    is_sim = rig.backend == "sim"
+    calibrations = load_rig_calibration(rig, args.rig)
+    settings = DeploySettings(
+        checkpoint=args.checkpoint,
+        mode=args.mode,
+        m=args.m,
+        remote=args.remote,
+        keys_dir=args.keys,
+        device=args.device,
+        steps=args.steps,
+        added_latency_s=args.added_latency_ms / 1000,
+        record_to=args.record_to,
+        task=args.task or (rig.sim.task if is_sim and rig.sim else "deploy"),
+        autostart=not (args.wait or is_sim),
+        leaders=not args.no_leaders,
+        ramp_in_s=args.ramp_in,
+    )
+    if args.quiet:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    with contextlib.ExitStack() as stack:
+        session = None
+        if is_sim:
+            session = _open_sim(stack, rig, args, settings)
+        daemon = stack.enter_context(DeployDaemon(rig, calibrations, settings))
+        console.print(
+            f"deploy: {daemon.status()['daemon']['policy']} from {args.checkpoint or args.remote}, mode {args.mode}"
+            + (f", warm-up {daemon.warmup_ms:.0f} ms" if daemon.warmup_ms is not None else "")
+            + f"; commands on {daemon.commands.endpoint}, telemetry on {daemon.publisher.endpoint}"
+        )
+
+        def work(stop: threading.Event):
+            daemon.start()
+            outcomes = []
+            if is_sim and not args.wait:
+                outcomes = _sim_episodes(daemon, session, args, stop, console if args.quiet else None)
+            else:
+                _wait(daemon, stop, args.seconds)
+            daemon.stop()
+            return daemon.join(), outcomes
+
+        if args.quiet:
+            report, outcomes = _run_quiet(work)
+        else:
+            from robot_stack.app.deploy_panel import deploy_panel
+            from robot_stack.app.live import run_with_panel
+
+            report, outcomes = run_with_panel(work, lambda: deploy_panel(daemon.status()), console)
+        recorded = daemon.recorder
+    _summary(console, report, outcomes, recorded)
+    return 0
+
+
+def _open_sim(stack: contextlib.ExitStack, rig, args, settings):
+    from drivers.sim.camera_wire import DEFAULT_CAMERA_ENDPOINT
+    from robot_stack.app.sim_session import SimSession
+
+    private = stack.enter_context(tempfile.TemporaryDirectory(prefix="robot_stack_deploy_"))
+    endpoint = f"ipc://{private}/sim-cameras.sock"
+    session = stack.enter_context(
+        SimSession(
+            rig,
+            operator=args.operator == "scripted",
+            task=args.task,
+            seed=args.seed,
+            cameras=True,
+            camera_endpoint=endpoint,
+        )
+    )
+    endpoint = DEFAULT_CAMERA_ENDPOINT if session.external else endpoint
+    settings.camera_options = {n: {"endpoint": endpoint} for n, c in rig.cameras.items() if c.driver == "sim"}
+    return session
+
+
+def _run_quiet(work):
+    stop = threading.Event()
+    in_main = threading.current_thread() is threading.main_thread()
+    signals = (signal.SIGINT, signal.SIGTERM) if in_main else ()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        return work(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _wait(daemon, stop: threading.Event, seconds: float | None) -> None:
+    started = time.monotonic()
+    while not stop.wait(0.1):
+        if not daemon.running or daemon.executor.ended:
+            return
+        if seconds is not None and time.monotonic() - started >= seconds:
+            return
+
+
+def _sim_episodes(daemon, session, args, stop: threading.Event, log_console) -> list[EpisodeOutcome]:
+    """Per episode: new scene (seed), the policy drives until success (+ a short tail) or the time
+    limit, then parks; the outcome is recorded with the episode."""
+    executor = daemon.executor
+    seed0 = args.seed if args.seed is not None else session.status().get("seed", 0)
+    limit = (args.seconds or SIM_EPISODE_S) + executor.ramp_in_s
+    outcomes = []
+    for k in range(args.episodes):
+        if stop.is_set() or executor.ended:
+            break
+        seed = seed0 + k
+        session.reset(seed, args.task)
+        ok, error, _ = executor.submit("start")
+        if not ok:
+            raise RobotStackError(f"the runtime refused to start episode {k + 1}: {error}")
+        started, success_at = time.monotonic(), None
+        while not stop.is_set() and not executor.ended:
+            elapsed = time.monotonic() - started
+            if success_at is None and session.status().get("success"):
+                success_at = elapsed
+            if elapsed >= limit or (success_at is not None and elapsed >= success_at + SUCCESS_TAIL_S):
+                break
+            stop.wait(0.2)
+        outcome = EpisodeOutcome(seed, success_at is not None, time.monotonic() - started, success_at)
+        outcomes.append(outcome)
+        if log_console is not None:
+            log_console.print(
+                f"episode {k + 1}/{args.episodes} seed {seed}: "
+                + (f"success after {success_at:.1f} s" if outcome.success else "no success")
+            )
+        if executor.ended:
+            break
+        executor.submit("stop", {"success": outcome.success})
+        executor.wait_for(("parked", "stopped", "fault"), daemon.rig.deploy.safety.park_s + 5)
+    return outcomes
+
+
+def _summary(console: Console, report, outcomes: list[EpisodeOutcome], recorder) -> None:
+    from robot_stack.app.evaluation.stats import wilson_interval
+
+    stats = report.stats
+    console.print(
+        f"deploy done ({report.phase}): {stats.ticks} ticks at {stats.achieved_rate_hz:.1f} Hz, period error "
+        f"p99 {stats.period_error.p99_ms:.2f} ms, {stats.overruns} overruns; chunks {report.chunks['accepted']} "
+        f"accepted, rejected {report.chunks['rejected'] or 0}; interventions {report.interventions}"
+    )
+    safety = {k: v for k, v in report.safety.items() if v}
+    if safety:
+        console.print("safety: " + ", ".join(f"{k} {v}" for k, v in sorted(safety.items())))
+    if recorder is not None:
+        console.print(
+            f"recorded {len(recorder.committed)} episode(s) into {recorder.path}: {recorder.committed}"
+        )
+    if outcomes:
+        wins = sum(o.success for o in outcomes)
+        low, high = wilson_interval(wins, len(outcomes))
+        console.print(
+            f"success rate {wins}/{len(outcomes)} = {wins / len(outcomes):.0%} "
+            f"(95 % CI {low:.0%}–{high:.0%}), seeds {outcomes[0].seed}–{outcomes[-1].seed}"
+        )
