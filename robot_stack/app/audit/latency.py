@@ -26,6 +26,7 @@ import numpy as np
 
 LAGS_S = np.round(np.arange(-0.2, 0.5 + 1e-9, 0.005), 6)  # lags searched: 200 ms early … 500 ms late
 MIN_SAMPLES = 40  # frame intervals needed for an episode's own estimate
+WINDOW_MIN = 100  # frames decoded per episode and camera, at the least (when an episode gets a window)
 DIFF_STEPS = (1, 2, 3)  # changes over 1, 2 and 3 frame intervals: sharp, yet not all noise
 
 

@@ -6,6 +6,7 @@ checks, then the checks that need the whole dataset (outliers, pooled camera lat
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +59,10 @@ def run_audit(
         report.dataset_flags.append(
             Flag("partial", ERROR if leftover.kind == "partial" else WARNING, f"left by a crash: {leftover}")
         )
-    per_episode_frames = max(options.latency_frames // max(len(indices), 1), 2 * lat.MIN_SAMPLES)
+    # the latency estimate decodes at most `latency_frames` per camera, in windows of at least
+    # WINDOW_MIN frames: with many episodes, only every `every`-th episode gets a window
+    window = max(options.latency_frames // max(len(indices), 1), lat.WINDOW_MIN)
+    every = max(math.ceil(len(indices) * window / max(options.latency_frames, 1)), 1)
     curves: dict[str, list[lat.LagStats]] = {c: [] for c in cameras}
     shapes: dict[int, Shape] = {}
     # one pool reads the cameras' byte streams side by side (file reads overlap the checks of the
@@ -66,7 +70,8 @@ def run_audit(
     with ThreadPoolExecutor(2) as pool, ThreadPoolExecutor(2) as readers:
         for done, index in enumerate(indices, 1):
             ep = load_episode(index, ds.path / EPISODES / episode_name(index))
-            audit, ep_curves = _audit_episode(ep, rig, options, per_episode_frames, pool, readers)
+            frames = window if options.latency_frames > 0 and (done - 1) % every == 0 else 0
+            audit, ep_curves = _audit_episode(ep, rig, options, frames, pool, readers)
             report.episodes.append(audit)
             for name, curve in ep_curves.items():
                 curves.setdefault(name, []).append(curve)
@@ -95,7 +100,7 @@ def _audit_episode(ep: EpisodeData, rig, options: AuditOptions, latency_frames: 
         if cam.jpeg is None or cam.offsets is None:
             continue
         wanted: set[int] = set()
-        if path is not None and _times_ok(cam):
+        if path is not None and latency_frames > 0 and _times_ok(cam):
             windows[name] = lat.choose_window(cam.t, ep.t, path, latency_frames)
             wanted.update(range(*windows[name]))
         if options.html and cam.frames:

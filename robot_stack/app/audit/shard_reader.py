@@ -71,24 +71,27 @@ class ShardedBytes:
         lo, hi, step = key.indices(self.shape[0])
         if step != 1:
             raise ValueError("only contiguous slices")
-        out = np.full(max(hi - lo, 0), self.fill, np.uint8)
+        out = np.empty(max(hi - lo, 0), np.uint8)
         if hi <= lo:
             return out
         for k in range(lo // self.shard, (hi - 1) // self.shard + 1):
             data = self._shard(k)
-            if data is None:
-                continue  # never written: the fill value, as zarr reads it
+            if data is None:  # never written: the fill value, as zarr reads it
+                a, b = max(lo, k * self.shard), min(hi, (k + 1) * self.shard)
+                out[a - lo : b - lo] = self.fill
+                continue
             chunks = self._index(k, data)
             base = k * self.shard
             first = max(lo - base, 0) // self.inner
             last = (min(hi - base, self.shard) - 1) // self.inner
             for j in range(first, last + 1):
                 offset, length = chunks[j]
-                if offset == MISSING:
-                    continue
                 start = base + j * self.inner  # where this chunk sits in the array
                 a, b = max(lo, start), min(hi, start + self.inner)
-                out[a - lo : b - lo] = np.frombuffer(data, np.uint8, b - a, int(offset) + a - start)
+                if offset == MISSING:
+                    out[a - lo : b - lo] = self.fill
+                else:
+                    out[a - lo : b - lo] = np.frombuffer(data, np.uint8, b - a, int(offset) + a - start)
         return out
 
     def _shard(self, k: int) -> bytes | None:
