@@ -102,11 +102,8 @@ class DeployDaemon:
 
     def _open(self) -> None:
         s, rig = self.settings, self.rig
-        if s.mode not in MODES:
-            raise RobotStackError(f"--mode {s.mode!r} is not one of {', '.join(MODES)}")
-        keys = s.keys_dir or (
-            Path(rig.deploy.curve_keys_dir).expanduser() if rig.deploy.curve_keys_dir else None
-        )
+        keys = keys_dir(rig, s)
+        check_settings(rig, s)
         self._load_policy()
         followers = list(self.spec.arms) if self.spec is not None else list(rig.arms_with_role("follower"))
         cameras = list(self.spec.cameras) if self.spec is not None else list(rig.cameras)
@@ -284,3 +281,36 @@ class DeployDaemon:
             return Reply(False, error="the runtime is starting")
         ok, error, data = self.executor.submit(command.cmd, command.args)
         return Reply(ok, data, error)
+
+
+def keys_dir(rig: RigSpec, settings: DeploySettings) -> Path | None:
+    if settings.keys_dir is not None:
+        return Path(settings.keys_dir).expanduser()
+    return Path(rig.deploy.curve_keys_dir).expanduser() if rig.deploy.curve_keys_dir else None
+
+
+def check_settings(rig: RigSpec, settings: DeploySettings) -> None:
+    """What can be refused without touching the robot or loading weights: the mode, a checkpoint that
+    does not fit the rig (cameras, follower arms, joint counts), a network endpoint without Curve keys."""
+    from deploy.curve import needs_curve
+
+    if settings.mode not in MODES:
+        raise RobotStackError(f"--mode {settings.mode!r} is not one of {', '.join(MODES)}")
+    if settings.added_latency_s < 0:
+        raise RobotStackError(f"added latency {settings.added_latency_s} s is negative", hint="use 0 or more")
+    if settings.checkpoint is not None:
+        from policies.checkpoint import load_checkpoint
+
+        load_checkpoint(settings.checkpoint).spec.check_rig(rig, source=f"checkpoint {settings.checkpoint}")
+    keys = keys_dir(rig, settings)
+    for what, endpoint in (
+        ("--remote", settings.remote),
+        ("deploy.command_endpoint", settings.command_endpoint or rig.deploy.command_endpoint),
+        ("deploy.telemetry_endpoint", settings.telemetry_endpoint or rig.deploy.telemetry_endpoint),
+    ):
+        if endpoint and needs_curve(endpoint) and keys is None:
+            raise RobotStackError(
+                f"{what} {endpoint} is reachable from the network and no Curve keys are configured",
+                hint="make keys with `robot-stack keys generate DIR` and pass --keys DIR (or set the rig file's "
+                "deploy.curve_keys_dir), or use a loopback (tcp://127.0.0.1:PORT) or ipc:// endpoint",
+            )

@@ -103,10 +103,8 @@ def _run(args: argparse.Namespace) -> int:
     import logging
 
     from calibration.files import load_rig_calibration
-    from deploy.daemon import DeployDaemon, DeploySettings
+    from deploy.daemon import DeployDaemon, DeploySettings, check_settings
 
-    if args.added_latency_ms < 0:
-        raise RobotStackError(f"--added-latency-ms {args.added_latency_ms} is negative", hint="use 0 or more")
     if args.checkpoint is None and args.remote is None:
         raise RobotStackError("deploy needs --checkpoint PATH (or --remote tcp://HOST:PORT)")
     if args.episodes < 1:
@@ -114,7 +112,6 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(highlight=False)
     rig = load_rig(args.rig)
     is_sim = rig.backend == "sim"
-    calibrations = load_rig_calibration(rig, args.rig)
     settings = DeploySettings(
         checkpoint=args.checkpoint,
         mode=args.mode,
@@ -130,6 +127,8 @@ def _run(args: argparse.Namespace) -> int:
         leaders=not args.no_leaders,
         ramp_in_s=args.ramp_in,
     )
+    check_settings(rig, settings)  # before anything is opened: checkpoint vs rig, endpoints and keys
+    calibrations = load_rig_calibration(rig, args.rig)
     if args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with contextlib.ExitStack() as stack:
