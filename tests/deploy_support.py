@@ -192,3 +192,22 @@ class CommandLog:
 
     def values(self, arm: str, since: float = 0.0, until: float = float("inf")) -> np.ndarray:
         return np.array([q for t, q in self.goals[arm] if since <= t <= until])
+
+
+QUANTUM = 2 * np.pi / 4096  # one encoder tick: goals pass through ticks and back
+
+
+def assert_within_limits(log: CommandLog, rig, daemon):
+    safety = rig.deploy.safety
+    for arm in daemon.arms.with_role("follower"):
+        goals = log.values(arm.name)
+        assert len(goals) > 10 and np.isfinite(goals).all()
+        limit = np.array(
+            [
+                safety.max_gripper_step if j == rig.arms[arm.name].gripper else safety.max_step_rad
+                for j in arm.joint_names
+            ]
+        )
+        steps = np.abs(np.diff(goals, axis=0))
+        assert (steps <= limit + 2 * QUANTUM).all(), steps.max(axis=0)
+        assert (goals >= arm.map.lower - QUANTUM).all() and (goals <= arm.map.upper + QUANTUM).all()

@@ -8,8 +8,10 @@ import time
 import numpy as np
 import pytest
 from deploy_support import (
+    QUANTUM,
     CommandLog,
     TelemetryTap,
+    assert_within_limits,
     running,
     sim_bench,
     tiny_checkpoint,
@@ -20,24 +22,6 @@ from deploy_support import (
 from deploy.scripted_policy import ScriptedReplayPolicy
 from deploy.transport import request
 from robot_stack.wire import Command
-
-QUANTUM = 2 * np.pi / 4096  # one encoder tick: goals pass through ticks and back
-
-
-def assert_within_limits(log: CommandLog, rig, daemon):
-    safety = rig.deploy.safety
-    for arm in daemon.arms.with_role("follower"):
-        goals = log.values(arm.name)
-        assert len(goals) > 10 and np.isfinite(goals).all()
-        limit = np.array(
-            [
-                safety.max_gripper_step if j == rig.arms[arm.name].gripper else safety.max_step_rad
-                for j in arm.joint_names
-            ]
-        )
-        steps = np.abs(np.diff(goals, axis=0))
-        assert (steps <= limit + 2 * QUANTUM).all(), steps.max(axis=0)
-        assert (goals >= arm.map.lower - QUANTUM).all() and (goals <= arm.map.upper + QUANTUM).all()
 
 
 def test_a_trained_checkpoint_drives_within_limits_and_telemetry_flows(tmp_path):
