@@ -1,0 +1,299 @@
+"""`robot-stack record` on the simulated rig, in real time: scripted takes read back with plain zarr,
+kill -9 mid-episode, a full disk, a stalled camera, and --resume against another rig.
+
+The rig is the default sim rig with its ports in a folder of this module, two small cameras (so the
+renders leave the two cores to the loop) and short ramp-in and park times; it is calibrated once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import yaml
+import zarr
+from rich.console import Console
+
+from robot_stack.app.cli import main as cli
+
+REPO = Path(__file__).resolve().parent.parent
+SHORT = ["--episode-seconds", "2.5", "--reset-seconds", "0.3", "--ramp-in", "0.5"]
+
+
+def write_rig(folder: Path, **camera_changes) -> Path:
+    from drivers.sim.rig import rig_with_ports_in
+    from robot_stack.rig import load_rig
+
+    rig = rig_with_ports_in(load_rig(REPO / "hardware.yaml"), folder)
+    data = rig.model_dump(mode="json", exclude_none=True)
+    data["cameras"] = {
+        name: {**data["cameras"][name], "width": 128, "height": 96, "fps": 15, **camera_changes}
+        for name in ("cam_high", "cam_left_wrist")
+    }
+    data["deploy"]["safety"].update(ramp_in_s=0.5, park_s=0.5)
+    path = folder / "rig.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def rig_path(tmp_path_factory) -> Path:
+    """A calibrated sim rig file (calibration files beside it, motor EEPROM beside its ports)."""
+    from calibration.files import calibration_path, save_calibration
+    from calibration.guides import AutoGuide
+    from calibration.procedure import calibrate_arm
+    from drivers.dynamixel.arm import DynamixelArm
+    from drivers.sim.rig import SimRig
+    from robot_stack.rig import load_rig
+
+    folder = tmp_path_factory.mktemp("record_rig")
+    path = write_rig(folder)
+    rig = load_rig(path)
+    with SimRig(rig, realtime=True, operator=False, seed=1) as sim:
+        for name in rig.arms:
+            with DynamixelArm.from_rig(rig, name, torque=False) as arm:
+                save_calibration(
+                    calibrate_arm(arm, AutoGuide(sim), rig.name), calibration_path(rig, path, name)
+                )
+    return path
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def read_plain(path: Path) -> dict:
+    """Every episode with plain zarr + numpy + a JPEG decoder, the way docs/episode_store.md shows."""
+    root = zarr.open_group(path, mode="r")
+    out = {}
+    for name, ep in sorted(root["episodes"].groups()):
+        cams = {}
+        for cam_name, cam in ep["cameras"].groups():
+            offsets = cam["jpeg_offsets"][:]
+            jpeg = cam["jpeg"][:]
+            frames = [
+                cv2.imdecode(jpeg[offsets[i] : offsets[i + 1]], cv2.IMREAD_COLOR)
+                for i in range(len(offsets) - 1)
+            ]
+            cams[cam_name] = {"t": cam["t"][:], "tick": cam["tick"][:], "frames": frames}
+        out[name] = {
+            "attrs": ep.attrs.asdict(),
+            "t": ep["joints/t"][:],
+            "observation": ep["joints/observation"][:],
+            "action": ep["joints/action"][:],
+            "leader": ep["joints/leader"][:],
+            "cameras": cams,
+        }
+    return out
+
+
+def test_scripted_takes_are_recorded_and_read_back_with_plain_zarr(rig_path, tmp_path, capsys):
+    dataset = tmp_path / "demos.zarr"
+    status = cli(["--rig", str(rig_path), "record", "--dataset", str(dataset), "--episodes", "2", *SHORT])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "recorded 2 episode(s)" in out
+    assert "episode 000000 [1]" in out and "episode 000001 [2]" in out  # one summary line per episode
+
+    root = zarr.open_group(dataset, mode="r")
+    assert "sim-aloha" in root.attrs["rig_yaml"]
+    assert set(root.attrs["calibration"]) == {
+        "left_leader",
+        "right_leader",
+        "left_follower",
+        "right_follower",
+    }
+    episodes = read_plain(dataset)
+    assert list(episodes) == ["000000", "000001"]
+    seeds = [ep["attrs"]["seed"] for ep in episodes.values()]
+    assert seeds[0] != seeds[1]  # a new scene for each take, recorded with it
+    for ep in episodes.values():
+        attrs = ep["attrs"]
+        assert attrs["task"] == "transfer_cube" and attrs["status"] == "complete"
+        assert attrs["operator"] == "scripted operator" and isinstance(attrs["success"], bool)
+        assert isinstance(attrs["extra"]["quality_flags"], list)
+        t = ep["t"]
+        assert 60 < len(t) <= 2.5 * 50 + 2 and np.all(np.diff(t) > 0)
+        assert ep["observation"].shape == ep["action"].shape == ep["leader"].shape == (len(t), 14)
+        assert np.abs(ep["leader"][-1] - ep["leader"][0]).max() > 0.01  # the scripted operator moved
+        for cam in ep["cameras"].values():
+            assert len(cam["frames"]) > 10
+            assert all(f.shape == (96, 128, 3) for f in cam["frames"])
+            assert cam["tick"].shape == t.shape and cam["tick"].max() < len(cam["frames"])
+            # frames belong to the take: from one frame period before it started (its first tick
+            # comes within one tick period of the start) to its end
+            assert cam["t"][0] >= t[0] - 1 / 15 - 1 / 50 - 1e-6 and cam["t"][-1] <= t[-1] + 0.1
+
+
+def test_kill_9_mid_episode_keeps_every_earlier_episode_and_the_store_opens(rig_path, tmp_path):
+    from robot_stack.store import Dataset
+
+    dataset = tmp_path / "demos.zarr"
+    cmd = [sys.executable, "-m", "robot_stack.app.cli", "--rig", str(rig_path), "record"]
+    cmd += ["--dataset", str(dataset), "--episodes", "10", *SHORT]
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (dataset / "episodes" / "000001" / "zarr.json").exists():
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, stuck(proc, "no two episodes saved within 60 s")
+            time.sleep(0.05)
+        while not list((dataset / ".staging").glob("partial-*")):  # the third take is being written
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, stuck(proc, "no third take started within 60 s")
+            time.sleep(0.05)
+        time.sleep(1.0)
+        before = digest(dataset / "episodes")
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    for link in rig_path.parent.glob("tty_*"):  # its ports' links: a new pty may reuse their numbers
+        if link.is_symlink():
+            link.unlink()
+
+    assert sorted(p.name for p in (dataset / "episodes").iterdir() if p.is_dir()) == ["000000", "000001"]
+    assert list((dataset / ".staging").glob("partial-*"))  # the take in progress, left behind
+    ds = Dataset.open(dataset)
+    assert len(ds.leftovers) == 1 and "transfer_cube" in str(ds.leftovers[0])  # reported ...
+    assert not list((dataset / ".staging").glob("partial-*"))  # ... and cleaned
+    assert digest(dataset / "episodes") == before  # every earlier episode intact, byte for byte
+    episodes = read_plain(dataset)
+    assert [len(ep["t"]) > 60 for ep in episodes.values()] == [True, True]
+
+
+def stuck(proc, what: str) -> str:
+    """Why the recorder is stuck: its threads' stacks (faulthandler dumps them on SIGABRT)."""
+    proc.send_signal(signal.SIGABRT)
+    proc.wait()
+    return f"{what}; the recorder's threads:\n{proc.stderr.read().decode()[-6000:]}"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_stops_with_a_clear_error_and_keeps_earlier_episodes(rig_path, small_disk, capsys):
+    dataset = small_disk / "demos.zarr"
+    first = dataset / "episodes" / "000000"
+    kept: dict = {}
+
+    def fill_disk_after_the_first_episode():
+        while not (first / "zarr.json").exists():
+            time.sleep(0.02)
+        kept.update(digest(dataset / "episodes"))
+        free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+        (small_disk / "filler").write_bytes(b"\0" * max(free - 48 * 1024, 0))  # leave 48 KB
+
+    filler = threading.Thread(target=fill_disk_after_the_first_episode, daemon=True)
+    filler.start()
+    status = cli(["--rig", str(rig_path), "record", "--dataset", str(dataset), "--episodes", "3", *SHORT])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "disk full" in err and "earlier episodes are intact" in err and "--resume" in err
+    assert kept and digest(dataset / "episodes") == kept  # episode 0 untouched, nothing else visible
+    assert not list((dataset / ".staging").glob("partial-*"))  # the failed take gave its space back
+    assert len(read_plain(dataset)["000000"]["t"]) > 60
+
+
+def test_a_stalled_camera_is_reported_by_name(rig_path, tmp_path):
+    from robot_stack.app.record.workflow import Recorder, RecordRequest
+
+    out = io.StringIO()
+    request = RecordRequest(
+        rig_path=rig_path,
+        dataset=tmp_path / "demos.zarr",
+        episodes=1,
+        episode_s=2.5,
+        reset_s=0.3,
+        ramp_in_s=0.5,
+    )
+    with Recorder(request, Console(file=out, width=250)) as recorder:
+        silenced = threading.Event()
+        server = recorder.camera_server
+        server._socket = SilencingSocket(server._socket, b"cam_left_wrist", silenced)
+
+        def silence_mid_take():
+            while recorder.session.phase != "recording":
+                time.sleep(0.01)
+            time.sleep(0.8)
+            silenced.set()
+
+        threading.Thread(target=silence_mid_take, daemon=True).start()
+        result = recorder.run()
+    (summary,) = result.saved
+    assert "cam_left_wrist: stalled" in summary.flags
+    assert "cam_left_wrist: stalled" in out.getvalue()  # the summary line names it
+    assert any("camera 'cam_left_wrist' stalled" in e.text for e in recorder.session.events)
+    stored = zarr.open_group(tmp_path / "demos.zarr", mode="r")["episodes/000000"]
+    assert "cam_left_wrist: stalled" in stored.attrs["extra"]["quality_flags"]
+    end = stored["joints/t"][-1]
+    assert stored["cameras/cam_left_wrist/t"][-1] < end - 1.0  # its frames stop; none were made up
+    assert stored["cameras/cam_high/t"][-1] > end - 0.5  # the other camera goes on
+
+
+class SilencingSocket:
+    """The camera server's PUB socket, dropping one camera's frames once `silenced` is set."""
+
+    def __init__(self, socket, camera: bytes, silenced: threading.Event):
+        self._socket, self._camera, self._silenced = socket, camera, silenced
+
+    def send_multipart(self, parts, *args, **kwargs):
+        if self._silenced.is_set() and parts[0] == self._camera:
+            return None
+        return self._socket.send_multipart(parts, *args, **kwargs)
+
+    def close(self, *args, **kwargs):
+        return self._socket.close(*args, **kwargs)
+
+
+def test_resume_refuses_another_rig_and_create_refuses_an_existing_dataset(rig_path, tmp_path, capsys):
+    from robot_stack.rig import load_rig
+    from robot_stack.store import Dataset
+
+    other = tmp_path / "other"
+    other.mkdir()
+    other_rig = load_rig(write_rig(other, fps=30))
+    dataset = tmp_path / "demos.zarr"
+    Dataset.create(dataset, other_rig).close()
+    before = digest(dataset)
+
+    status = cli(["--rig", str(rig_path), "record", "--dataset", str(dataset), "--resume", *SHORT])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "recorded with another rig; refusing to append" in err
+    assert "cameras.cam_high.fps: dataset has 30, this rig has 15" in err
+
+    status = cli(["--rig", str(rig_path), "record", "--dataset", str(dataset), *SHORT])
+    err = capsys.readouterr().err
+    assert status == 1 and "already holds a dataset; refusing to write over it" in err and "--resume" in err
+    assert digest(dataset) == before
