@@ -81,6 +81,8 @@ def synthesize(path: Path, seconds: float) -> dict:
                 if kind == 0:
                     writer.add_tick(t, q[i], q[i] + 0.01)
                     continue
+                while writer.stats().queue_bytes > 128e6:  # faster than real time: let the encoders catch up
+                    time.sleep(0.005)
                 for name, cam in cams.items():
                     frame = cam.frame(exposed[i] - 1000.0)
                     while not writer.add_frame(name, t, frame):
@@ -183,8 +185,8 @@ def main() -> None:
             "cases": cases,
             "scaling": "s_per_hour = measured time × 3600 / recorded seconds. The latency estimate decodes at "
             "most --latency-frames (3000) frames per camera per dataset, whatever its length; the per-hour "
-            "cases give the sample its proportional share (at least 80 frames per camera and episode), "
-            "the last case times the full budget, a fixed cost per dataset",
+            "cases give the sample its proportional share (rounded up to whole 100-frame windows), the "
+            "last case times the full budget, a fixed cost per dataset",
             "peers": "none measured: LeRobot and ALOHA ship no dataset audit to compare with",
         },
         args.out,
