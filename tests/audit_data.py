@@ -59,7 +59,9 @@ def joints_at(t: np.ndarray, plan: Plan) -> np.ndarray:
     return -q if plan.flip else q
 
 
-NOISE = np.random.default_rng(0).normal(0, 3, (5, 96, 128, 3)).round().astype(np.int16)  # sensor noise, cycled
+NOISE = (
+    np.random.default_rng(0).normal(0, 3, (5, 96, 128, 3)).round().astype(np.int16)
+)  # sensor noise, cycled
 
 
 def draw(q: np.ndarray, k: int) -> np.ndarray:

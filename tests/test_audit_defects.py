@@ -3,6 +3,7 @@ says nothing about the clean takes around them."""
 
 import json
 import shutil
+import time
 
 import pytest
 from audit_data import RIG, Plan, defect_dataset, write_episode
@@ -137,3 +138,17 @@ def test_html_report_of_the_defects_names_them(planted, tmp_path):
     assert "dropped_frames" in page and "truncated" in page
     assert page.count("class='thumb'") == 2 * 2 * 8  # two episodes, two cameras, eight frames
     assert "No joint plot" in page  # the truncated episode cannot be plotted
+
+
+def test_a_take_being_recorded_is_not_called_damage(tmp_path):
+    path = tmp_path / "d.zarr"
+    with Dataset.create(path, RIG) as ds:
+        write_episode(ds, Plan(seconds=1.0))
+        writer = ds.begin_episode("transfer_cube")  # in progress while the audit runs
+        writer.add_tick(1.0, [0.0] * 7, [0.0] * 7)
+        while not any((path / ".staging").glob("partial-*")):
+            time.sleep(0.001)
+        report = run_audit(path)
+        writer.discard()
+    assert [(f.code, f.severity) for f in report.dataset_flags] == [("recording", "warning")]
+    assert [ep.index for ep in report.episodes] == [0] and report.episodes[0].flags == []

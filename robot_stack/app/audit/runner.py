@@ -56,9 +56,13 @@ def run_audit(
         indices = [k for k in indices if k in set(options.episodes)]
     report = AuditReport(str(ds.path), rig.name, cameras, [])
     for leftover in ds.leftovers:
-        report.dataset_flags.append(
-            Flag("partial", ERROR if leftover.kind == "partial" else WARNING, f"left by a crash: {leftover}")
-        )
+        if not leftover.removed:  # another process holds the dataset: its take in progress, not damage
+            report.dataset_flags.append(
+                Flag("recording", WARNING, f"being written now, not audited: {leftover}")
+            )
+        else:
+            severity = ERROR if leftover.kind == "partial" else WARNING
+            report.dataset_flags.append(Flag("partial", severity, f"left by a crash: {leftover}"))
     # the latency estimate decodes at most `latency_frames` per camera, in windows of at least
     # WINDOW_MIN frames: with many episodes, only every `every`-th episode gets a window
     window = max(options.latency_frames // max(len(indices), 1), lat.WINDOW_MIN)
