@@ -17,6 +17,7 @@ that ends with no episode is removed again, so a failed start can simply be repe
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import tempfile
 import threading
@@ -259,10 +260,21 @@ class Recorder:
                 thread.join()
 
         keys_active = self.keys is not None and self.keys.active
+        # Stalls are the session's events (panel, summaries); without a logging setup they would
+        # also go to stderr through logging's last-resort handler, under the panel.
+        self._stack.enter_context(_quiet_logger("drivers.cameras"))
         if panel:
             stats = run_with_panel(work, lambda: record_panel(session, disk, keys_active), self.console, stop)
-        else:
-            stats = work(stop or threading.Event())
+        else:  # still on a thread of its own: the loop makes its thread SCHED_FIFO for good
+            outcome: dict = {}
+            thread = threading.Thread(
+                target=lambda: outcome.update(stats=_call(work, stop or threading.Event()))
+            )
+            thread.start()
+            thread.join()
+            if isinstance(outcome["stats"], BaseException):
+                raise outcome["stats"]
+            stats = outcome["stats"]
         if session.error is not None:
             raise session.error
         return RecordResult(
@@ -293,6 +305,23 @@ class Recorder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def _quiet_logger(name: str):
+    logger, handler = logging.getLogger(name), logging.NullHandler()
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _call(work, stop):
+    try:
+        return work(stop)
+    except BaseException as exc:  # noqa: BLE001 — re-raised by the caller's thread
+        return exc
 
 
 def _remove_empty_dataset(path: Path) -> None:

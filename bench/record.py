@@ -1,0 +1,419 @@
+"""`robot-stack record` under the full load: the sim rig's four arms at 50 Hz and four 480×640 cameras
+at 30 fps, recorded by the real workflow (teleop loop, frame pump, episode writer) for minutes.
+
+    python bench/record.py --out docs/bench/record.json     # 3 min of recording + 1 min recorder alone (~7 min)
+    python bench/record.py --quick                          # a smoke run (~1.5 min)
+
+Runs, one after the other, in this process:
+
+- **sim**: the simulator in this process (physics, emulated servo chains, the camera server rendering
+  the four cameras), the scripted operator doing transfer-cube takes of 15 s, recorded.
+- **recorder alone**: the same, but the cameras are synthetic timestamped frame sources (camera-like
+  frames with sensor noise, 4 × 480×640 at 30 fps, paced on absolute deadlines) instead of renders:
+  the recorder's own cost, without the renderer competing for the two cores.
+
+For each: frames stored vs expected per camera (and the drops the cameras saw), tick period p99 and
+overruns, CPU use, bytes per hour, PSNR of stored frames against the raw frames the cameras delivered
+(kept by a tap on the frame pump), and random-access read-back decode speed. Then the same raw frames
+encoded as video with PyAV — AV1 (SVT-AV1) and H.264 (x264) — for size and PSNR beside the stored
+JPEG, with the GOP LeRobot uses for random access (2) and a long one (30).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from drivers.cameras.base import Camera  # noqa: E402
+from drivers.cameras.frame import Capture  # noqa: E402
+from robot_stack.store import Dataset, decode_jpeg  # noqa: E402
+from robot_stack.store.files import tree_bytes  # noqa: E402
+from robot_stack.store.synthetic import SyntheticCamera  # noqa: E402
+
+TARGETS = {"dropped_frames": 0, "tick_overruns": 0, "gb_per_hour_max": 20.0, "psnr_db_min": 40.0}
+TAKE_S = 15.0
+
+
+# ---- setup
+
+
+def calibrated_rig(folder: Path) -> Path:
+    """hardware.yaml with its ports in `folder`, calibrated (files beside it, EEPROM beside the ports)."""
+    from calibration.files import calibration_path, save_calibration
+    from calibration.guides import AutoGuide
+    from calibration.procedure import calibrate_arm
+    from drivers.dynamixel.arm import DynamixelArm
+    from drivers.sim.rig import SimRig, rig_with_ports_in
+    from robot_stack.rig import load_rig
+
+    rig = rig_with_ports_in(load_rig(REPO / "hardware.yaml"), folder)
+    path = folder / "rig.yaml"
+    path.write_text(yaml.safe_dump(rig.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    rig = load_rig(path)
+    with SimRig(rig, realtime=True, operator=False) as sim:
+        for name in rig.arms:
+            with DynamixelArm.from_rig(rig, name, torque=False) as arm:
+                save_calibration(
+                    calibrate_arm(arm, AutoGuide(sim), rig.name), calibration_path(rig, path, name)
+                )
+    return path
+
+
+class SyntheticSource(Camera):
+    """A timestamped frame source: camera-like frames at the spec's rate, on absolute deadlines.
+
+    `distinct` frames are made up front, each with its own sensor noise (σ = 2), the arms moving
+    between them; they are then delivered in a cycle, stamped with the time they are delivered.
+    """
+
+    driver = "synthetic"
+
+    def __init__(self, name, spec, *, seed: int = 0, distinct: int = 60, **options):
+        super().__init__(name, spec, **options)
+        cam = SyntheticCamera(spec.height, spec.width, seed=seed)
+        rng = np.random.default_rng(seed)
+        self._images = []
+        for k in range(distinct):
+            noise = rng.standard_normal((spec.height, spec.width, 3), dtype=np.float32) * 2.0
+            image = np.clip(cam.frame(k / spec.fps) + noise, 0, 255).astype(np.uint8)
+            image.flags.writeable = False
+            self._images.append(image)
+        self._k = 0
+        self._t0 = 0.0
+
+    def _connect(self) -> None:
+        self._t0 = self.clock.now()
+        self._k = 0
+
+    def _disconnect(self) -> None:
+        pass
+
+    def _read(self, timeout_s: float) -> Capture | None:
+        due = self._t0 + self._k * self.period_s
+        now = self.clock.now()
+        if due - now > timeout_s:
+            time.sleep(timeout_s)
+            return None
+        if due > now:
+            time.sleep(due - now)
+        image = self._images[self._k % len(self._images)]
+        self._k += 1
+        return Capture(image=image, t_host=self.clock.now())
+
+
+class RawTap:
+    """Keeps the first `keep` raw frames per camera of the first take, from `skip_s` into it."""
+
+    def __init__(self, keep: int, skip_s: float = 2.0):
+        self.keep, self.skip_s = keep, skip_s
+        self.frames: dict[str, list[tuple[float, np.ndarray]]] = {}
+        self.session = None
+
+    def __call__(self, name, frames) -> None:
+        take = self.session.take if self.session is not None else None
+        if take is None or take.number != 1:
+            return
+        kept = self.frames.setdefault(name, [])
+        for f in frames:
+            if f.t_host >= take.t_start + self.skip_s and len(kept) < self.keep:
+                kept.append((f.t_host, f.image))
+
+
+# ---- one recording
+
+
+def cpu_times() -> tuple[float, float, float]:
+    """(process CPU s, machine busy jiffies, machine total jiffies)."""
+    t = os.times()
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return t.user + t.system, sum(fields) - idle, sum(fields)
+
+
+def record_run(
+    rig_path: Path, folder: Path, seconds: float, synthetic: bool, keep: int, skip_s: float = 2.0
+) -> tuple[dict, RawTap]:
+    from rich.console import Console
+
+    from robot_stack.app.record.workflow import Recorder, RecordRequest
+
+    episodes = max(1, math.ceil(seconds / TAKE_S))
+    take_s = min(TAKE_S, seconds)
+    dataset = folder / ("synthetic.zarr" if synthetic else "sim.zarr")
+    request = RecordRequest(
+        rig_path=rig_path,
+        dataset=dataset,
+        task="transfer_cube",
+        episodes=episodes,
+        episode_s=take_s,
+        reset_s=1.0,
+    )
+    factory = None
+    if synthetic:
+
+        def factory(rig):
+            return {
+                name: SyntheticSource(name, spec, seed=k, distinct=keep).open()
+                for k, (name, spec) in enumerate(rig.cameras.items())
+            }
+
+    tap = RawTap(keep, skip_s)
+    console = Console(file=io.StringIO(), width=200)
+    with Recorder(request, console, camera_factory=factory, tap=tap) as recorder:
+        tap.session = recorder.session
+        load_before = os.getloadavg()
+        cpu0, busy0, total0 = cpu_times()
+        wall0 = time.monotonic()
+        result = recorder.run(panel=False)
+        wall = time.monotonic() - wall0
+        cpu1, busy1, total1 = cpu_times()
+        render_ms = dict(recorder.camera_server.render_ms) if recorder.camera_server else {}
+        skipped = dict(recorder.camera_server.skipped) if recorder.camera_server else {}
+    out = summarize(dataset, result)
+    out.update(
+        cameras_source="synthetic frame sources (camera-like, sigma 2 noise)" if synthetic else "sim renders",
+        wall_s=round(wall, 1),
+        cpu={
+            "process_cores": round((cpu1 - cpu0) / wall, 2),
+            "machine_busy_fraction": round((busy1 - busy0) / max(total1 - total0, 1), 3),
+            "machine_cores": os.cpu_count(),
+            "loadavg_before": [round(x, 2) for x in load_before],
+            "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        },
+    )
+    if render_ms:
+        out["sim_render_ms_last"] = {k: round(v, 1) for k, v in render_ms.items()}
+        out["sim_frames_skipped_by_renderer"] = skipped
+    out["psnr_stored_vs_raw"] = stored_psnr(dataset, tap)
+    out["read_back"] = read_back(dataset)
+    return out, tap
+
+
+def summarize(dataset: Path, result) -> dict:
+    ds = Dataset.open(dataset)
+    episodes = ds.episodes()
+    recorded_s = sum(a["stats"]["joints"].get("duration_s", 0.0) for a in episodes.values())
+    periods = []
+    for k in episodes:
+        periods.append(np.diff(ds.episode(k).t[:]))
+    periods = np.concatenate(periods) if periods else np.zeros(0)
+    cams: dict = {}
+    for attrs in episodes.values():
+        rec = attrs["extra"]["recorder"]
+        for name, c in rec["cameras"].items():
+            acc = cams.setdefault(name, {"stored": 0, "expected": 0, "drops_seen_by_camera": 0, "missed": 0,
+                                         "refused_by_writer": 0, "stalls": 0})  # fmt: skip
+            acc["stored"] += c["frames"]
+            acc["expected"] += c["expected"]
+            acc["drops_seen_by_camera"] += c["drops"]
+            acc["missed"] += c["missed"]
+            acc["refused_by_writer"] += c["rejected"]
+            acc["stalls"] += c["stalls"]
+    for acc in cams.values():
+        acc["stored_fraction"] = round(acc["stored"] / max(acc["expected"], 1), 4)
+    overruns = sum(a["extra"]["recorder"]["overruns"] for a in episodes.values())
+    size = tree_bytes(dataset / "episodes")
+    loop = result.loop
+    return {
+        "episodes": len(episodes),
+        "recorded_s": round(recorded_s, 1),
+        "success": [a["success"] for a in episodes.values()],
+        "frames_per_camera": cams,
+        "ticks": {
+            "count": int(len(periods) + len(episodes)),
+            "period_ms_p50": round(float(np.percentile(periods, 50)) * 1e3, 2) if len(periods) else None,
+            "period_ms_p99": round(float(np.percentile(periods, 99)) * 1e3, 2) if len(periods) else None,
+            "period_ms_max": round(float(periods.max()) * 1e3, 2) if len(periods) else None,
+            "late_ticks_over_1.5_periods": int((periods > 0.03).sum()),
+            "overruns_in_takes": int(overruns),
+            "loop_overruns_whole_run": loop.get("overruns"),
+            "loop_period_error_p99_ms": round(loop["period_error"]["p99_ms"], 2) if loop else None,
+            "realtime": loop.get("realtime"),
+        },
+        "bytes": size,
+        "gb_per_hour": round(size / max(recorded_s, 1e-9) * 3600 / 1e9, 2),
+        "quality_flags": {str(k): a["extra"]["quality_flags"] for k, a in episodes.items()},
+    }
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float32) - b.astype(np.float32)) ** 2))
+    return 99.0 if mse == 0 else 10 * math.log10(255.0**2 / mse)
+
+
+def stored_psnr(dataset: Path, tap: RawTap) -> dict:
+    ds = Dataset.open(dataset)
+    first = ds.indices()[0]
+    ep = ds.episode(first)
+    out = {}
+    for name, kept in tap.frames.items():
+        cam = ep.camera(name)
+        t = cam.t[:]
+        values = []
+        for t_host, raw in kept:
+            i = int(np.searchsorted(t, t_host))
+            if i < len(t) and t[i] == t_host:
+                values.append(psnr(cam.frames[i], raw))
+        if values:
+            out[name] = {"frames": len(values), "mean_db": round(float(np.mean(values)), 2),
+                         "min_db": round(float(np.min(values)), 2)}  # fmt: skip
+    return out
+
+
+def read_back(dataset: Path, seconds: float = 3.0) -> dict:
+    """Random (episode, camera, frame) fetch + decode on one core, as a training loader reads."""
+    ds = Dataset.open(dataset)
+    streams = [ds.episode(k).camera(name).frames for k in ds.indices() for name in ds.rig.cameras]
+    streams = [s for s in streams if len(s)]
+    rng = np.random.default_rng(0)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        s = streams[rng.integers(len(streams))]
+        s[int(rng.integers(len(s)))]
+        n += 1
+    fetch_decode = n / (time.perf_counter() - t0)
+    # sequential decode of stored JPEGs already in memory: the codec's own speed
+    jpegs = [np.frombuffer(streams[0].jpeg(i), np.uint8) for i in range(min(len(streams[0]), 60))]
+    t0 = time.perf_counter()
+    for j in jpegs:
+        decode_jpeg(j)
+    return {
+        "random_fetch_and_decode_fps": round(fetch_decode, 1),
+        "decode_only_fps": round(len(jpegs) / (time.perf_counter() - t0), 1),
+    }
+
+
+# ---- video side by side
+
+VIDEO = {
+    "av1_svt_crf30_g2 (LeRobot-style)": ("libsvtav1", {"crf": "30", "g": "2", "preset": "10"}),
+    "av1_svt_crf30_g30": ("libsvtav1", {"crf": "30", "g": "30", "preset": "10"}),
+    "h264_x264_crf18_g2": ("libx264", {"crf": "18", "g": "2", "preset": "veryfast"}),
+    "h264_x264_crf18_g30": ("libx264", {"crf": "18", "g": "30", "preset": "veryfast"}),
+    "h264_x264_crf18_g30_yuv444": (
+        "libx264",
+        {"crf": "18", "g": "30", "preset": "veryfast", "pix_fmt": "yuv444p"},
+    ),
+}
+
+
+def video_vs_jpeg(dataset: Path, tap: RawTap) -> dict:
+    try:
+        import av
+    except ImportError:
+        return {"skipped": "PyAV is not installed (pip install av; it is in the dev extras)"}
+    ds = Dataset.open(dataset)
+    ep = ds.episode(ds.indices()[0])
+    raw = {name: [img for _, img in kept] for name, kept in tap.frames.items() if len(kept) >= 10}
+    n_frames = sum(len(v) for v in raw.values())
+    out: dict = {"frames": n_frames, "cameras": list(raw), "pyav": av.__version__}
+    # the stored JPEGs of the very same frames
+    jpeg_bytes, jpeg_psnr = 0, []
+    for name, kept in tap.frames.items():
+        if name not in raw:
+            continue
+        cam = ep.camera(name)
+        t = cam.t[:]
+        for t_host, img in kept:
+            i = int(np.searchsorted(t, t_host))
+            if i < len(t) and t[i] == t_host:
+                jpeg_bytes += len(cam.frames.jpeg(i))
+                jpeg_psnr.append(psnr(cam.frames[i], img))
+    out["jpeg_q85_444 (store)"] = {
+        "gb_per_hour": round(jpeg_bytes / max(len(jpeg_psnr), 1) * 4 * 30 * 3600 / 1e9, 2),
+        "psnr_mean_db": round(float(np.mean(jpeg_psnr)), 2) if jpeg_psnr else None,
+        "psnr_min_db": round(float(np.min(jpeg_psnr)), 2) if jpeg_psnr else None,
+        "random_access": "any frame alone",
+    }
+    for label, (codec, options) in VIDEO.items():
+        size, values, enc_s, dec_s = 0, [], 0.0, 0.0
+        for frames in raw.values():
+            data, secs = encode_video(av, frames, codec, options)
+            size += len(data)
+            enc_s += secs
+            t0 = time.perf_counter()
+            decoded = decode_video(av, data)
+            dec_s += time.perf_counter() - t0
+            values += [psnr(d, f) for d, f in zip(decoded, frames, strict=False)]
+        out[label] = {
+            "gb_per_hour": round(size / n_frames * 4 * 30 * 3600 / 1e9, 2),
+            "psnr_mean_db": round(float(np.mean(values)), 2),
+            "psnr_min_db": round(float(np.min(values)), 2),
+            "encode_fps": round(n_frames / enc_s, 1),
+            "sequential_decode_fps": round(n_frames / dec_s, 1),
+            "random_access": f"decode from the previous keyframe (GOP {options['g']})",
+        }
+    return out
+
+
+def encode_video(av, frames, codec: str, options: dict) -> tuple[bytes, float]:
+    buf = io.BytesIO()
+    t0 = time.perf_counter()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream(codec, rate=30)
+        stream.width, stream.height = frames[0].shape[1], frames[0].shape[0]
+        options = dict(options)
+        stream.pix_fmt = options.pop("pix_fmt", "yuv420p")
+        stream.options = options
+        for img in frames:
+            for packet in stream.encode(
+                av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+            ):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return buf.getvalue(), time.perf_counter() - t0
+
+
+def decode_video(av, data: bytes) -> list[np.ndarray]:
+    with av.open(io.BytesIO(data), "r") as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+# ---- main
+
+
+def main() -> int:
+    args = _common.parser(__doc__.split("\n\n")[0]).parse_args()
+    sim_s, alone_s, keep = (20.0, 15.0, 45) if args.quick else (180.0, 60.0, 150)
+    folder = Path(tempfile.mkdtemp(prefix="bench_record_"))
+    print(f"calibrating the sim rig in {folder} ...", file=sys.stderr)
+    rig_path = calibrated_rig(folder)
+    results: dict = {"targets": TARGETS, "take_s": TAKE_S}
+    print(f"recording {sim_s:.0f} s with sim renders ...", file=sys.stderr)
+    sim, tap = record_run(rig_path, folder, sim_s, synthetic=False, keep=keep)
+    results["sim"] = sim
+    results["video_vs_jpeg_sim_renders"] = video_vs_jpeg(folder / "sim.zarr", tap)
+    del tap
+    print(f"recording {alone_s:.0f} s with synthetic frame sources ...", file=sys.stderr)
+    # the tap keeps one cycle of the sources' distinct frames, from the start of the take
+    alone, tap = record_run(rig_path, folder, alone_s, synthetic=True, keep=keep, skip_s=0.0)
+    results["recorder_alone"] = alone
+    results["video_vs_jpeg_camera_like"] = video_vs_jpeg(folder / "synthetic.zarr", tap)
+    results["sim_plus_recorder_exceeds_two_cores"] = sim["cpu"]["process_cores"] > 1.8 or any(
+        c["stored_fraction"] < 0.99 for c in sim["frames_per_camera"].values()
+    )
+    _common.write(results, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    threading.current_thread().name = "bench"
+    sys.exit(main())
