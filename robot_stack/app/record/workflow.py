@@ -117,6 +117,9 @@ class Recorder:
         from robot_stack.app.teleop.loop import TeleopLoop
 
         req = self.request
+        # Stalls are the session's events (panel, summaries); without a logging setup they would
+        # also go to stderr through logging's last-resort handler, under the panel.
+        self._stack.enter_context(_quiet_logger("drivers.cameras"))
         rig = self.rig = load_rig(req.rig_path)
         task, scripted = self._check_request(rig)
         calibrations = load_rig_calibration(rig, req.rig_path)
@@ -260,9 +263,6 @@ class Recorder:
                 thread.join()
 
         keys_active = self.keys is not None and self.keys.active
-        # Stalls are the session's events (panel, summaries); without a logging setup they would
-        # also go to stderr through logging's last-resort handler, under the panel.
-        self._stack.enter_context(_quiet_logger("drivers.cameras"))
         if panel:
             stats = run_with_panel(work, lambda: record_panel(session, disk, keys_active), self.console, stop)
         else:  # still on a thread of its own: the loop makes its thread SCHED_FIFO for good
