@@ -97,10 +97,13 @@ def _run(args: argparse.Namespace) -> int:
         tags=tuple(args.tag),
         ramp_in_s=args.ramp_in,
         camera_endpoint=args.camera_endpoint,
+        control_endpoint=args.control,
     )
     with KeyReader() as keys, Recorder(request, console, keys=keys) as recorder:
         result = recorder.run()
     saved = result.saved
+    if not saved:
+        return 0
     successes = [s for s in saved if s.figures.success]
     flagged = [s for s in saved if s.flags]
     line = f"recorded {len(saved)} episode(s) into {result.dataset}"

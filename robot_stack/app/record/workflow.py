@@ -60,6 +60,7 @@ class RecordRequest:
     tags: tuple[str, ...] = ()
     ramp_in_s: float | None = None
     camera_endpoint: str | None = None  # sim cameras of a `robot-stack sim` started elsewhere
+    control_endpoint: str | None = None  # the control socket of that `robot-stack sim`
     jpeg_quality: int | None = None
 
 
@@ -211,9 +212,12 @@ class Recorder:
         return rig.sim.seed if rig.sim else 0
 
     def _open_sim(self, rig: RigSpec, task: str, scripted: bool) -> SimScene:
+        from drivers.sim.control import DEFAULT_ENDPOINT
         from robot_stack.app.sim_session import SimSession
 
-        session = self.sim_session = self._stack.enter_context(SimSession(rig, operator=False, task=task))
+        endpoint = self.request.control_endpoint or DEFAULT_ENDPOINT
+        session = SimSession(rig, operator=False, task=task, control_endpoint=endpoint)
+        self.sim_session = self._stack.enter_context(session)
         if session.external:
             self.camera_endpoint = self.request.camera_endpoint
         elif rig.cameras and self.camera_factory is None:
