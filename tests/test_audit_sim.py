@@ -158,7 +158,7 @@ window.addEventListener('load', () => {
     reason="no headless Chromium (scripts/setup.sh installs Debian's chromium-headless-shell; "
     "or apt-get install chromium)",
 )
-def test_the_html_report_renders_in_headless_chromium(clean_report, tmp_path_factory):
+def test_the_html_report_renders_in_headless_chromium(clean_report, tmp_path_factory, capsys):
     folder = tmp_path_factory.mktemp("audit_html")
     page = write_html(clean_report, folder / "audit.html")
     assert page.stat().st_size > 10_000
@@ -181,7 +181,8 @@ def test_the_html_report_renders_in_headless_chromium(clean_report, tmp_path_fac
         capture_output=True,
         timeout=120,
     )
-    print(f"\naudit report screenshot: {shot}\naudit report page: {page}")
+    with capsys.disabled():  # shown even when pytest captures output
+        print(f"\naudit report screenshot: {shot}\naudit report page: {page}")
     image = cv2.imread(str(shot))
     assert image is not None and image.shape[:2] == (2600, 1400)
     # the follower's plot colour (#1f77b4, BGR 180,119,31) and rendered sim frames are on the page

@@ -123,7 +123,7 @@ def _audit_episode(ep: EpisodeData, rig, options: AuditOptions, latency_frames: 
     audit.metrics["cameras"] = {}
     curves = {}
     for name, cam in ep.cameras.items():
-        metrics, flags = check_camera(ep, cam, scans.get(name), th) if _times_ok(cam) else ({}, [])
+        metrics, flags = check_camera(ep, cam, scans.get(name), th) if _times_usable(cam) else ({}, [])
         audit.add(flags)
         if name in windows and name in scans:
             i0, i1 = windows[name]
@@ -159,6 +159,11 @@ def _times_ok(cam: CameraData) -> bool:
         and np.isfinite(t).all()
         and np.all(np.diff(t) > 0)
     )
+
+
+def _times_usable(cam: CameraData) -> bool:
+    """One finite timestamp per frame (order is integrity's business)."""
+    return cam.t is not None and len(cam.t) == cam.frames and bool(np.isfinite(cam.t).all())
 
 
 def _thumbnail_frames(ep: EpisodeData, cam: CameraData, count: int) -> list[int]:

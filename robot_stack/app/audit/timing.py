@@ -79,36 +79,40 @@ def check_camera(
     m = len(t)
     metrics: dict = {"frames": m, "nominal_fps": fps, "latency_s": cam.latency_s}
     flags: list[Flag] = []
-    if m >= 2:
-        periods = np.diff(t)
-        duration = float(t[-1] - t[0])
-        gap_mask = periods > th.late_factor / fps
-        missing = np.maximum(np.rint(periods[gap_mask] * fps) - 1, 0)
-        lost = int(missing.sum())
-        # a camera that stopped early: the ticks after its last frame should have had frames too
-        tail_s = float(ep.t[-1] - (t[-1] - cam.latency_s))
-        lost_tail = int(max(np.rint(tail_s * fps) - 1, 0)) if tail_s > th.late_factor / fps else 0
-        metrics.update(
-            fps=(m - 1) / duration if duration > 0 else 0.0,
-            gaps=int(gap_mask.sum()),
-            dropped=lost + lost_tail,
-            longest_gap_ms=float(periods.max() * 1e3),
-        )
-        if lost + lost_tail >= th.min_missing_frames:
-            gap_spans = tuple((float(t[i] - t0), float(t[i + 1] - t0)) for i in np.flatnonzero(gap_mask)[:50])
-            if lost_tail:
-                gap_spans += ((float(t[-1] - t0), float(ep.t[-1] - t0)),)
-            tail = f"; it stopped {tail_s:.2f} s before the last tick" if lost_tail else ""
-            flags.append(
-                Flag(
-                    "dropped_frames",
-                    WARNING,
-                    f"{name}: {lost + lost_tail} frame(s) missing in {int(gap_mask.sum())} gap(s), "
-                    f"longest {periods.max() * 1e3:.0f} ms{tail}",
-                    camera=name,
-                    spans=gap_spans,
-                )
+    if m == 0:
+        span = ((0.0, float(ep.t[-1] - t0)),)
+        return metrics, [
+            Flag("dropped_frames", WARNING, f"{name}: no frames at all", camera=name, spans=span)
+        ]
+    periods = np.diff(t)
+    gap_mask = periods > th.late_factor / fps
+    lost = int(np.maximum(np.rint(periods[gap_mask] * fps) - 1, 0).sum())
+    # a camera that stopped early: the ticks after its last frame should have had frames too
+    tail_s = float(ep.t[-1] - (t[-1] - cam.latency_s))
+    lost_tail = int(max(np.rint(tail_s * fps) - 1, 0)) if tail_s > th.late_factor / fps else 0
+    duration = float(t[-1] - t[0])
+    longest = float(periods.max()) if m >= 2 else 0.0
+    metrics.update(
+        fps=(m - 1) / duration if duration > 0 else 0.0,
+        gaps=int(gap_mask.sum()),
+        dropped=lost + lost_tail,
+        longest_gap_ms=longest * 1e3,
+    )
+    if lost + lost_tail >= th.min_missing_frames:
+        gap_spans = tuple((float(t[i] - t0), float(t[i + 1] - t0)) for i in np.flatnonzero(gap_mask)[:50])
+        if lost_tail:
+            gap_spans += ((float(t[-1] - t0), float(ep.t[-1] - t0)),)
+        tail = f"; it stopped {tail_s:.2f} s before the last tick" if lost_tail else ""
+        flags.append(
+            Flag(
+                "dropped_frames",
+                WARNING,
+                f"{name}: {lost + lost_tail} frame(s) missing in {int(gap_mask.sum())} gap(s), "
+                f"longest {longest * 1e3:.0f} ms{tail}",
+                camera=name,
+                spans=gap_spans,
             )
+        )
     flags += _duplicates(cam, scan, t, t0, metrics, th)
     flags += _skew(ep, cam, metrics, th)
     return metrics, flags
