@@ -1,0 +1,439 @@
+"""The deploy runtime on the simulated rig in real time: executor timing under planner load, the
+planner → executor latency per transport, and success in real time versus lockstep.
+
+    python bench/deploy.py --out docs/bench/deploy.json      # 5 min of executor timing, 5 episodes per case
+    python bench/deploy.py --quick --out /tmp/deploy.json    # 20 s, 1 episode per case
+
+1. **Executor period under planner load.** `robot-stack deploy`'s daemon (in-process planner thread,
+   inproc link) runs a `sim-cpu` ACT checkpoint (ResNet-style backbone, chunk 100; trained one step on
+   two scripted demos: the weights do not matter for timing) on the same 2-core machine as the
+   simulated rig (MuJoCo physics, four emulated servo chains, the camera renderer). The executor's
+   `RateLoop` statistics: period error p50/p99/max, overruns, wake latency, tick busy time; beside it
+   the same loop with the planner idle (policy answering instantly) as the baseline.
+2. **Planner → executor latency per transport.** (a) the bare link: `bench/deploy_link.py`'s echo
+   round trip for this rig's observation (one 96×128 camera) over inproc, ipc, tcp; (b) in the
+   runtime: capture → chunk arrival as the executor measures it, minus the planner's compute, with the
+   planner thread bound on inproc, ipc or tcp loopback (the replay policy: compute ≈ 0).
+3. **Success, real time vs lockstep.** No trained checkpoint that completes the task exists on this
+   machine (bench/success.py needs hours of CPU training), so the policy is `ScriptedReplayPolicy`:
+   the scripted operator's plan as 1 s chunks, open loop. Lockstep: `robot-stack eval`'s rollout
+   (chunks executed whole, sim time). Real time: the deploy runtime in `latest`, `ensemble` (m = 0.01)
+   and `rtc` modes, with 0 / 100 / 300 ms of added planner latency, the same seeds. This measures what
+   the runtime (real time, latency, ensembling, calibration, safety) costs a policy that is right —
+   not the closed-loop robustness of a learnt one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# This file's name is the runtime package's: keep bench/ behind the repository root on the path, so
+# `import deploy` finds the package (the script itself runs as __main__).
+HERE = Path(__file__).resolve().parent
+sys.path.append(str(HERE))
+import _common  # noqa: E402
+import deploy_link  # noqa: E402  (it puts bench/ first on the path again)
+
+sys.path[:] = [str(HERE.parent)] + [
+    p for p in sys.path if Path(p or ".").resolve() not in (HERE, HERE.parent)
+]
+sys.path.append(str(HERE))
+
+REPO = Path(__file__).resolve().parent.parent
+TASK = "transfer_cube"
+SEED_START = 1000  # held out from demonstrations, as in evaluation
+# The watchdog must outlast the slowest planner cycle measured (300 ms added + compute + a tick).
+WATCHDOG = {"hold_after_s": 1.0, "park_after_s": 3.0}
+
+
+def make_rig(folder: Path, size=(96, 128)):
+    from drivers.sim.rig import rig_with_ports_in
+    from robot_stack.rig import RigSpec, load_rig
+
+    data = load_rig(REPO / "hardware.yaml").model_dump(mode="json")
+    data["cameras"] = {"cam_high": {**data["cameras"]["cam_high"], "height": size[0], "width": size[1]}}
+    data["deploy"].update(
+        command_endpoint=f"ipc://{folder}/cmd.sock",
+        telemetry_endpoint=f"ipc://{folder}/tel.sock",
+        plan_endpoint=f"inproc://bench-{os.getpid()}",
+    )
+    data["deploy"]["safety"].update(ramp_in_s=1.0, park_s=1.5)
+    data["deploy"]["watchdog"].update(WATCHDOG)
+    return rig_with_ports_in(RigSpec.model_validate(data), folder)
+
+
+@dataclass
+class SimProcess:
+    client: object  # drivers.sim.control.SimControlClient
+    calibrations: dict
+    camera_endpoint: str
+
+    def reset(self, seed: int) -> None:
+        self.client.call("reset", seed=seed)
+
+    def success(self) -> bool:
+        return bool(self.client.call("status")["success"])
+
+
+@contextlib.contextmanager
+def sim_process(rig, folder: Path, seed: int = 1):
+    """The simulated rig as its own `robot-stack sim` process — as hardware is outside the daemon's
+    process, the emulated servos, physics and renderer do not share its interpreter — with its arms
+    auto-calibrated first (the offsets persist in the simulated motors' EEPROM files)."""
+    import subprocess
+
+    import yaml
+
+    from calibration.guides import AutoGuide
+    from calibration.procedure import calibrate_arm
+    from drivers.dynamixel.arm import DynamixelArm
+    from drivers.sim.control import SimControlClient
+    from drivers.sim.rig import SimRig
+    from robot_stack.errors import RobotStackError
+
+    with SimRig(rig, realtime=True, operator=False, seed=seed) as sim:
+        calibrations = {}
+        for name in rig.arms:
+            with DynamixelArm.from_rig(rig, name, torque=False) as arm:
+                calibrations[name] = calibrate_arm(arm, AutoGuide(sim), rig.name)
+        for name in rig.arms:
+            sim.pose_arm(name, None)
+        with DynamixelArm.from_rig(rig, "left_follower"), DynamixelArm.from_rig(rig, "right_follower"):
+            pass
+    rig_path = folder / "rig.yaml"
+    rig_path.write_text(yaml.safe_dump(rig.model_dump(mode="json"), sort_keys=False))
+    control, cameras = f"ipc://{folder}/sim-control.sock", f"ipc://{folder}/sim-cameras.sock"
+    command = [sys.executable, "-m", "robot_stack.app.cli", "--rig", str(rig_path), "sim", "--no-operator"]
+    command += ["--seed", str(seed), "--control", control, "--camera-endpoint", cameras]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    client = SimControlClient(control, timeout_s=5.0)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.call("status")
+                break
+            except RobotStackError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the simulator process did not start") from None
+        yield SimProcess(client, calibrations, cameras)
+    finally:
+        client.close()
+        process.terminate()
+        process.wait(30)
+
+
+def settings(endpoint: str, **overrides):
+    from deploy.daemon import DeploySettings
+
+    # A generous bus deadline: the simulated motors answer from Python on a shared, loaded 2-core
+    # machine (a real bus gets the default 50 ms).
+    return DeploySettings(
+        camera_options={"cam_high": {"endpoint": endpoint}}, bus_deadline_s=2.0, **overrides
+    )
+
+
+def act_checkpoint(folder: Path, rig) -> Path:
+    from policies import make_config, train
+    from policies.store_view import open_store
+    from robot_stack.app.scripted_demos import record_scripted_demos
+
+    record_scripted_demos(rig, folder / "demos.zarr", TASK, range(2), only_successes=False, max_seconds=1.0)
+    config = make_config("act", "sim-cpu", ["train.steps=1", "train.val_every=1"])
+    train(config, open_store(folder / "demos.zarr"), folder / "act", show_progress=False)
+    return folder / "act"
+
+
+class InstantPolicy:
+    """Answers at once with the observed pose held for a chunk: the executor with an idle planner."""
+
+    supports_prefix = True
+
+    def __init__(self, spec):
+        self.spec, self.dt, self.chunk_length = spec, spec.step_dt, 100
+
+    def reset(self):
+        pass
+
+    def predict(self, observation, prefix=None, **_):
+        from policies.inference import ActionChunk
+
+        state = np.asarray(observation["state"], np.float32)
+        return ActionChunk(np.tile(state, (self.chunk_length, 1)), observation["t"], self.dt)
+
+
+def loop_figures(stats, planner: dict | None) -> dict:
+    figures = {
+        "ticks": stats.ticks,
+        "achieved_rate_hz": round(stats.achieved_rate_hz, 3),
+        "realtime_priority": stats.realtime,
+        "overruns": stats.overruns,
+        "skipped_ticks": stats.skipped_ticks,
+        "period_error_ms": _rounded(stats.period_error),
+        "wake_latency_ms": _rounded(stats.wake_latency),
+        "busy_ms": _rounded(stats.busy),
+        "sections_ms": {k: _rounded(v) for k, v in stats.sections.items()},
+    }
+    if planner is not None:
+        figures["planner"] = {
+            "chunks": planner["planned"],
+            "compute_ms": planner["compute_ms"],
+            "latency_ms": planner["latency_ms"],
+        }
+    return figures
+
+
+def _rounded(p) -> dict:
+    return {"p50": round(p.p50_ms, 3), "p99": round(p.p99_ms, 3), "max": round(p.max_ms, 3)}
+
+
+def period_case(folder: Path, seconds: float, with_act: bool) -> dict:
+    """The executor ticking for `seconds` while the planner runs ACT (or answers instantly)."""
+    from deploy.daemon import DeployDaemon
+    from policies import Policy
+
+    rig = make_rig(folder)
+    checkpoint = act_checkpoint(folder, rig) if with_act else None
+    with sim_process(rig, folder) as sim:
+        calibrations, endpoint = sim.calibrations, sim.camera_endpoint
+        if with_act:
+            policy = Policy.load(checkpoint)
+        else:
+            from deploy.scripted_policy import ScriptedReplayPolicy
+
+            policy = InstantPolicy(ScriptedReplayPolicy(rig, TASK, 1, image_size=(96, 128)).spec)
+        daemon = DeployDaemon(
+            rig, calibrations, settings(endpoint, checkpoint=checkpoint), policy=policy
+        ).open()
+        try:
+            daemon.start()
+            daemon.executor.loop.reset_stats()
+            load_before = os.getloadavg()[0]
+            time.sleep(seconds)
+            stats = daemon.executor.loop.stats()
+            planner = daemon.planner.stats()
+            status = daemon.executor.status()
+        finally:
+            daemon.close()
+    out = loop_figures(stats, planner)
+    out["seconds"] = seconds
+    out["policy"] = "act sim-cpu (chunk 100, 96×128 camera)" if with_act else "instant (planner idle)"
+    out["watchdog_holds"] = status["safety"].get("watchdog_holds", 0)
+    out["phase_at_end"], out["fault"] = status["phase"], status["fault"]
+    out["load_average_1min"] = {"before": load_before, "after": os.getloadavg()[0]}
+    return out
+
+
+def link_cases(n: int, tmp: Path) -> dict:
+    """The bare link (bench/deploy_link.py's echo round trip) for this rig's observation size."""
+    import multiprocessing as mp
+
+    results = {}
+    stop, ready = threading.Event(), threading.Event()
+    thread = threading.Thread(
+        target=deploy_link.echo_planner, args=("inproc://bench-link", None, ready, stop)
+    )
+    thread.start()
+    ready.wait(5)
+    results["inproc"] = deploy_link.round_trips("inproc://bench-link", None, "1x96x128", n)
+    stop.set()
+    thread.join()
+    spawn = mp.get_context("spawn")
+    for name, endpoint in (
+        ("ipc", f"ipc://{tmp}/link.sock"),
+        ("tcp", f"tcp://127.0.0.1:{deploy_link.free_port()}"),
+    ):
+        ready = spawn.Event()
+        process = spawn.Process(target=deploy_link.echo_planner, args=(endpoint, None, ready), daemon=True)
+        process.start()
+        ready.wait(30)
+        try:
+            results[name] = deploy_link.round_trips(endpoint, None, "1x96x128", n)
+        finally:
+            process.terminate()
+            process.join()
+    return results
+
+
+def runtime_latency_cases(folder: Path, seconds: float) -> dict:
+    """Capture → chunk arrival in the running executor, minus compute, per transport of the plan link."""
+    from deploy.daemon import DeployDaemon
+    from deploy.scripted_policy import ScriptedReplayPolicy
+
+    rig = make_rig(folder)
+    results = {}
+    with sim_process(rig, folder) as sim:
+        calibrations, cam = sim.calibrations, sim.camera_endpoint
+        for name, endpoint in (
+            ("inproc", f"inproc://bench-rt-{os.getpid()}"),
+            ("ipc", f"ipc://{folder}/plan.sock"),
+            ("tcp", f"tcp://127.0.0.1:{deploy_link.free_port()}"),
+        ):
+            policy = ScriptedReplayPolicy(
+                rig, TASK, 1, time_origin=time.monotonic() + 3600, image_size=(96, 128)
+            )
+            daemon = DeployDaemon(
+                rig, calibrations, settings(cam, plan_endpoint=endpoint), policy=policy
+            ).open()
+            try:
+                daemon.start()
+                time.sleep(seconds)
+                latency = np.array(daemon.executor._latency)
+                compute = np.array(daemon.executor._compute)
+            finally:
+                daemon.close()
+            n = min(len(latency), len(compute))
+            transit = (latency[-n:] - compute[-n:]) * 1000
+            results[name] = {
+                "chunks": int(n),
+                "capture_to_arrival_ms": _ms(latency * 1000),
+                "minus_compute_ms": _ms(transit),
+                "compute_ms": _ms(compute * 1000),
+            }
+            print(f"deploy: runtime latency {name} {results[name]['minus_compute_ms']}", file=sys.stderr)
+    return results
+
+
+def _ms(values: np.ndarray) -> dict:
+    if len(values) == 0:
+        return {}
+    return {
+        "p50": round(float(np.percentile(values, 50)), 3),
+        "p99": round(float(np.percentile(values, 99)), 3),
+        "max": round(float(values.max()), 3),
+    }
+
+
+def lockstep_cases(folder: Path, episodes: int) -> list[dict]:
+    from deploy.scripted_policy import ScriptedReplayPolicy
+    from drivers.sim.rig import rig_with_ports_in
+    from robot_stack.app.evaluation.rollout import default_replan_every, run_episode
+
+    rig = make_rig(folder)
+    out = []
+    for k in range(episodes):
+        seed = SEED_START + k
+        policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=0.0)
+        with tempfile.TemporaryDirectory(prefix="bench_lockstep_") as ports:
+            result = run_episode(
+                policy,
+                rig_with_ports_in(rig, ports),
+                TASK,
+                seed,
+                max_seconds=policy.duration + 3.0,
+                replan_every=default_replan_every(policy),
+            )
+        out.append({"seed": seed, "success": result.success, "success_s": result.success_time_s})
+    return out
+
+
+def realtime_cases(folder: Path, mode: str, latency_s: float, episodes: int) -> list[dict]:
+    """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
+    the plan's duration + 3 s, stop (park)."""
+    from deploy.daemon import DeployDaemon
+    from deploy.scripted_policy import ScriptedReplayPolicy
+
+    rig = make_rig(folder)
+    ramp = rig.deploy.safety.ramp_in_s
+    out = []
+    with sim_process(rig, folder) as sim:
+        calibrations, cam = sim.calibrations, sim.camera_endpoint
+        for k in range(episodes):
+            seed = SEED_START + k
+            policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=float("inf"), image_size=(96, 128))
+            config = settings(cam, mode=mode, m=0.01, added_latency_s=latency_s, autostart=False)
+            daemon = DeployDaemon(rig, calibrations, config, policy=policy).open()
+            row: dict = {"seed": seed}
+            try:
+                daemon.start()
+                executor = daemon.executor
+                sim.reset(seed)
+                policy.restart(seed, time.monotonic() + ramp + 0.1)
+                started = time.monotonic()
+                ok, error, _ = executor.submit("start")
+                success_at = None
+                while ok and not executor.ended and time.monotonic() - started < ramp + policy.duration + 3.0:
+                    if sim.success():
+                        success_at = time.monotonic() - started - ramp - 0.1
+                        break
+                    time.sleep(0.1)
+                status = executor.status()
+                executor.submit("stop", {"success": success_at is not None})
+                executor.wait_for(("parked",), 10)
+                row.update(
+                    success=success_at is not None,
+                    success_s=None if success_at is None else round(success_at, 3),
+                    watchdog_holds=status["safety"].get("watchdog_holds", 0),
+                    planner_latency_ms=status["planner_latency_ms"],
+                    period_ms=status["period_ms"],
+                    overruns=status["overruns"],
+                    depth=status["depth"],
+                    fault=status["fault"] or (None if ok else error),
+                )
+            finally:
+                daemon.close()
+            out.append(row)
+            print(f"deploy: {mode} +{latency_s * 1000:.0f} ms seed {seed}: {row}", file=sys.stderr)
+    return out
+
+
+def rate(rows: list[dict]) -> dict:
+    wins = sum(r["success"] for r in rows)
+    times = [r["success_s"] for r in rows if r["success_s"] is not None]
+    return {
+        "successes": wins,
+        "episodes": len(rows),
+        "success_rate": wins / max(1, len(rows)),
+        "mean_success_s": round(float(np.mean(times)), 3) if times else None,
+    }
+
+
+def main() -> None:
+    args = _common.parser(__doc__).parse_args()
+    os.environ.setdefault("MUJOCO_GL", "egl")
+    import torch
+
+    torch.set_num_threads(1)  # the planner's inference leaves the other core to the loop and the sim
+    quick = args.quick
+    period_s = 20.0 if quick else 300.0
+    episodes = 1 if quick else 5
+    latencies = (0.0, 0.3) if quick else (0.0, 0.1, 0.3)
+    result: dict = {"task": TASK, "watchdog": WATCHDOG}
+    with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
+        tmp = Path(tmp)
+
+        def sub(name: str) -> Path:
+            (tmp / name).mkdir()
+            return tmp / name
+
+        result["executor_with_act_planner"] = period_case(sub("act"), period_s, with_act=True)
+        result["executor_planner_idle"] = period_case(sub("idle"), min(period_s, 60.0), with_act=False)
+        print(f"deploy: executor {result['executor_with_act_planner']['period_error_ms']}", file=sys.stderr)
+        result["link_round_trip_ms"] = link_cases(200 if quick else 1000, sub("link"))
+        result["runtime_latency"] = runtime_latency_cases(sub("latency"), 10.0 if quick else 30.0)
+        lockstep = lockstep_cases(sub("lockstep"), episodes)
+        realtime = {}
+        for mode in ("latest", "ensemble", "rtc"):
+            for latency in latencies:
+                rows = realtime_cases(sub(f"rt_{mode}_{int(latency * 1000)}"), mode, latency, episodes)
+                realtime[f"{mode}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
+        result["success"] = {
+            "policy": "ScriptedReplayPolicy (the scripted operator's plan as 1 s chunks; open loop)",
+            "seeds": [SEED_START, SEED_START + episodes - 1],
+            "lockstep": {**rate(lockstep), "per_episode": lockstep},
+            "realtime": realtime,
+        }
+    _common.write(result, args.out)
+
+
+if __name__ == "__main__":
+    main()
