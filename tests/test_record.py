@@ -139,7 +139,7 @@ def test_scripted_takes_are_recorded_and_read_back_with_plain_zarr(rig_path, tmp
             assert cam["t"][0] >= t[0] - 1 / 15 - 1 / 50 - 1e-6 and cam["t"][-1] <= t[-1] + 0.1
 
 
-def test_kill_9_mid_episode_keeps_every_earlier_episode_and_the_store_opens(rig_path, tmp_path):
+def test_kill_9_mid_episode_keeps_every_earlier_episode_and_resume_cleans_up(rig_path, tmp_path, capsys):
     from robot_stack.store import Dataset
 
     dataset = tmp_path / "demos.zarr"
@@ -172,12 +172,21 @@ def test_kill_9_mid_episode_keeps_every_earlier_episode_and_the_store_opens(rig_
 
     assert sorted(p.name for p in (dataset / "episodes").iterdir() if p.is_dir()) == ["000000", "000001"]
     assert list((dataset / ".staging").glob("partial-*"))  # the take in progress, left behind
-    ds = Dataset.open(dataset)
-    assert len(ds.leftovers) == 1 and "transfer_cube" in str(ds.leftovers[0])  # reported ...
-    assert not list((dataset / ".staging").glob("partial-*"))  # ... and cleaned
-    assert digest(dataset / "episodes") == before  # every earlier episode intact, byte for byte
-    episodes = read_plain(dataset)
-    assert [len(ep["t"]) > 60 for ep in episodes.values()] == [True, True]
+    assert [len(ep["t"]) > 60 for ep in read_plain(dataset).values()] == [True, True]  # the store opens
+
+    # Come back and add more: the leftover is reported and cleaned, the earlier episodes stay as they were.
+    status = cli(
+        ["--rig", str(rig_path), "record", "--dataset", str(dataset), "--resume", "--episodes", "1", *SHORT]
+    )
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "unfinished episode (task 'transfer_cube'" in out and "deleted" in out
+    assert "episode 000002 [1]" in out
+    assert not list((dataset / ".staging").glob("partial-*"))
+    after = digest(dataset / "episodes")
+    assert {k: v for k, v in after.items() if not k.startswith("000002")} == before  # byte for byte
+    assert Dataset.open(dataset).leftovers == []
+    assert list(read_plain(dataset)) == ["000000", "000001", "000002"]
 
 
 def stuck(proc, what: str) -> str:

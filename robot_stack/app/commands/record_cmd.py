@@ -70,9 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tag", action="append", default=[], metavar="TAG", help="tag every episode (repeatable)")
     p.add_argument("--ramp-in", type=float, metavar="S", help="teleop ramp-in time (default: rig file)")
     p.add_argument(
+        "--control",
+        metavar="ENDPOINT",
+        help="sim rig: the control socket of a running `robot-stack sim` started with --control",
+    )
+    p.add_argument(
         "--camera-endpoint",
-        metavar="URL",
-        help="sim cameras of a running `robot-stack sim` (default its own)",
+        metavar="ENDPOINT",
+        help="sim rig: the camera socket of a running `robot-stack sim` started with --camera-endpoint",
     )
     p.set_defaults(func=_run)
 
