@@ -29,7 +29,6 @@ class ShardedBytes:
         self.fill = fill
         self.per_shard = shard // inner
         self.index_bytes = self.per_shard * 16 + 4
-        self._cached: tuple[int, bytes | None] | None = None
 
     @classmethod
     def open(cls, folder: Path) -> ShardedBytes | None:
@@ -74,40 +73,46 @@ class ShardedBytes:
         out = np.empty(max(hi - lo, 0), np.uint8)
         if hi <= lo:
             return out
+        view = memoryview(out)
         for k in range(lo // self.shard, (hi - 1) // self.shard + 1):
-            data = self._shard(k)
-            if data is None:  # never written: the fill value, as zarr reads it
-                a, b = max(lo, k * self.shard), min(hi, (k + 1) * self.shard)
-                out[a - lo : b - lo] = self.fill
-                continue
-            chunks = self._index(k, data)
             base = k * self.shard
-            first = max(lo - base, 0) // self.inner
-            last = (min(hi - base, self.shard) - 1) // self.inner
-            for j in range(first, last + 1):
-                offset, length = chunks[j]
-                start = base + j * self.inner  # where this chunk sits in the array
-                a, b = max(lo, start), min(hi, start + self.inner)
-                if offset == MISSING:
-                    out[a - lo : b - lo] = self.fill
-                else:
-                    out[a - lo : b - lo] = np.frombuffer(data, np.uint8, b - a, int(offset) + a - start)
+            path = self.folder / "c" / str(k)
+            if not path.exists():  # never written: the fill value, as zarr reads it
+                out[max(lo, base) - lo : min(hi, base + self.shard) - lo] = self.fill
+                continue
+            with open(path, "rb", buffering=0) as f:
+                chunks = self._index(k, f)
+                first = max(lo - base, 0) // self.inner
+                last = (min(hi - base, self.shard) - 1) // self.inner
+                j = first
+                while j <= last:
+                    offset = int(chunks[j, 0])
+                    start = base + j * self.inner  # where chunk j sits in the array
+                    if offset == MISSING:
+                        a, b = max(lo, start), min(hi, start + self.inner)
+                        out[a - lo : b - lo] = self.fill
+                        j += 1
+                        continue
+                    # chunks stored one after another in the file: read them in one go, straight
+                    # into the output
+                    run = j
+                    while run < last and int(chunks[run + 1, 0]) == int(chunks[run, 0]) + self.inner:
+                        run += 1
+                    a, b = max(lo, start), min(hi, base + (run + 1) * self.inner)
+                    f.seek(offset + a - start)
+                    if f.readinto(view[a - lo : b - lo]) != b - a:
+                        raise ValueError(f"shard c/{k} ended early")
+                    j = run + 1
         return out
 
-    def _shard(self, k: int) -> bytes | None:
-        if self._cached is not None and self._cached[0] == k:
-            return self._cached[1]
-        path = self.folder / "c" / str(k)
-        data = path.read_bytes() if path.exists() else None
-        self._cached = (k, data)
-        return data
-
-    def _index(self, k: int, data: bytes) -> np.ndarray:
+    def _index(self, k: int, f) -> np.ndarray:
         import google_crc32c
 
-        if len(data) < self.index_bytes:
-            raise ValueError(f"shard c/{k} is {len(data)} bytes, shorter than its index")
-        index = data[-self.index_bytes :]
+        size = f.seek(0, 2)
+        if size < self.index_bytes:
+            raise ValueError(f"shard c/{k} is {size} bytes, shorter than its index")
+        f.seek(size - self.index_bytes)
+        index = f.read(self.index_bytes)
         crc = np.frombuffer(index[-4:], "<u4")[0]
         if google_crc32c.value(index[:-4]) != crc:
             raise ValueError(
@@ -116,6 +121,6 @@ class ShardedBytes:
         chunks = np.frombuffer(index[:-4], "<u8").reshape(self.per_shard, 2)
         written = chunks[:, 0] != MISSING
         ends = chunks[written, 0] + chunks[written, 1]
-        if (chunks[written, 1] != self.inner).any() or (ends > len(data) - self.index_bytes).any():
+        if (chunks[written, 1] != self.inner).any() or (ends > size - self.index_bytes).any():
             raise ValueError(f"shard c/{k}: its index points outside the file or at chunks of the wrong size")
         return chunks
