@@ -1,14 +1,15 @@
-"""LeRobot's ACT and Diffusion Policy timed like ours: run by bench/policies.py in LeRobot's own
-environment (scripts/setup_lerobot.sh), never imported by robot_stack.
+"""LeRobot's ACT and Diffusion Policy, timed one repetition at a time on request: a worker that
+bench/policies.py runs in LeRobot's own environment (scripts/setup_lerobot.sh) and drives over stdin /
+stdout, alternating its repetitions with ours so both see the same load on a shared machine.
+Never imported by robot_stack; only torch and LeRobot are imported here.
 
-    .venv-lerobot/bin/python bench/_lerobot_harness.py --plan plan.json --out result.json
-    .venv-lerobot/bin/python bench/_lerobot_harness.py --check
+    .venv-lerobot/bin/python bench/_lerobot_harness.py --check       # import both policies, print versions
 
-The plan is a list of cases, each with the settings bench/policies.py matched to one of our
-configurations. For each: training samples/s (forward, backward, gradient clipping, AdamW step on
-fixed random batches; the data pipeline is not timed) and the latency of one chunk from a single
-observation, as lists of seconds / milliseconds per timed repetition (`predict_action_chunk`; for Diffusion Policy `select_action` right after `reset()`, which
-fills the observation queue and samples one chunk). Only torch and LeRobot are imported here.
+A case carries the settings bench/policies.py matched to one of our configurations. `train`: one
+step — forward, backward, gradient clipping, AdamW — on a fixed random batch (no data pipeline).
+`infer`: one chunk from a single observation — `predict_action_chunk` (ACT), or `reset()` +
+`select_action` (Diffusion Policy: its queue takes the observation and one chunk is sampled).
+Each reply gives wall and process CPU seconds.
 """
 
 from __future__ import annotations
@@ -129,75 +130,87 @@ def _batch(case, batch_size, torch, with_action=True):
     return batch
 
 
-def run_case(case, lerobot, torch) -> dict:
-    torch.manual_seed(0)
-    config, policy = _build(case, lerobot)
-    params = sum(p.numel() for p in policy.parameters())
-    out = {"name": case["name"], "kind": case["kind"], "parameters": params}
-    train = case["train"]
-    if train["steps"] > 0:
-        policy.train()
-        optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-4, weight_decay=1e-4)
-        batch = _batch(case, train["batch_size"], torch)
-        times = []
-        for i in range(train["warmup"] + train["steps"]):
-            start = time.perf_counter()
-            loss, _ = policy.forward(batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(policy.parameters(), 10.0)
-            optimizer.step()
-            if i >= train["warmup"]:
-                times.append(time.perf_counter() - start)
-        out["train"] = {"batch_size": train["batch_size"], "step_s": times}
-    infer = case["infer"]
-    if infer["runs"] > 0:
-        policy.eval()
+class Runner:
+    """One LeRobot policy, its optimiser and fixed batches; each call is one timed repetition."""
+
+    def __init__(self, case, lerobot, torch):
+        self.torch, self.kind = torch, case["kind"]
+        torch.manual_seed(0)
+        _, self.policy = _build(case, lerobot)
+        self.optimizer = torch.optim.AdamW(self.policy.parameters(), lr=1e-4, weight_decay=1e-4)
+        self.batch = _batch(case, case["batch_size"], torch)
         single = _batch(case, 1, torch, with_action=False)
-        if case["kind"] == "diffusion":  # select_action wants one observation; it keeps the history
+        if self.kind == "diffusion":  # select_action takes one observation and keeps the history itself
             single = {k: v[:, -1] for k, v in single.items()}
-        times = []
-        with torch.inference_mode():
-            for i in range(infer["warmup"] + infer["runs"]):
-                start = time.perf_counter()
-                if case["kind"] == "act":
-                    chunk = policy.predict_action_chunk(dict(single))
-                else:
-                    policy.reset()
-                    policy.select_action(dict(single))
-                    chunk = None
-                if i >= infer["warmup"]:
-                    times.append(time.perf_counter() - start)
-        out["inference"] = {
-            "latency_ms": [1e3 * t for t in times],
-            "chunk_shape": list(chunk.shape) if chunk is not None else None,
-        }
-    return out
+        self.single = single
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.policy.parameters())
+
+    def train_step(self) -> None:
+        self.policy.train()
+        loss, _ = self.policy.forward(self.batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 10.0)
+        self.optimizer.step()
+
+    def infer(self) -> None:
+        self.policy.eval()
+        with self.torch.inference_mode():
+            if self.kind == "act":
+                self.policy.predict_action_chunk(dict(self.single))
+            else:  # after reset() the queue is empty: one observation in, one chunk sampled
+                self.policy.reset()
+                self.policy.select_action(dict(self.single))
+
+
+def timed(fn) -> dict:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+def serve(lerobot, torch) -> None:
+    """JSON lines on stdin → JSON lines on stdout:
+    {"op": "build", "case": {...}} → {"parameters": N};  {"op": "train"} / {"op": "infer"} → {"wall_s", "cpu_s"}"""
+    runner = None
+    for line in sys.stdin:
+        request = json.loads(line)
+        op = request["op"]
+        if op == "build":
+            runner = None
+            runner = Runner(request["case"], lerobot, torch)
+            reply = {"parameters": runner.parameters}
+        elif op == "train":
+            reply = timed(runner.train_step)
+        elif op == "infer":
+            reply = timed(runner.infer)
+        elif op == "quit":
+            return
+        else:
+            reply = {"error": f"unknown op {op}"}
+        sys.stdout.write(json.dumps(reply) + "\n")
+        sys.stdout.flush()
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--plan")
-    p.add_argument("--out")
-    p.add_argument("--check", action="store_true", help="import LeRobot's policies and exit")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--check", action="store_true", help="import LeRobot's policies, print versions and exit")
     args = p.parse_args()
     lerobot = _import_lerobot()
     import importlib.metadata as md
 
     import torch
 
+    torch.set_num_threads(args.threads)
     versions = {name: md.version(name) for name in ("lerobot", "torch", "torchvision", "diffusers")}
+    print(json.dumps({"versions": versions}), flush=True)
     if args.check:
-        print("LeRobot policies import:", versions)
         return 0
-    plan = json.loads(open(args.plan).read())
-    torch.set_num_threads(plan["threads"])
-    results = []
-    for case in plan["cases"]:
-        print(f"lerobot: {case['name']}", file=sys.stderr, flush=True)
-        results.append(run_case(case, lerobot, torch))
-    with open(args.out, "w") as f:
-        json.dump({"versions": versions, "threads": plan["threads"], "cases": results}, f, indent=2)
+    serve(lerobot, torch)
     return 0
 
 

@@ -2,26 +2,33 @@
 Policy (DDIM, 10 steps) and flow matching (5 Euler steps) at the `sim-cpu` and `paper` presets, side by
 side with LeRobot 0.4.4's ACT and Diffusion Policy at matched settings, in the same run.
 
-    python bench/policies.py --out docs/bench/policies.json     # both presets (~10 min on 2 cores)
-    python bench/policies.py --quick                             # sim-cpu only, one timed step
+    python bench/policies.py --out docs/bench/policies.json     # both presets (~25 min on 2 shared cores)
+    python bench/policies.py --quick                             # sim-cpu only, two timed repetitions
 
-What is timed (a fixed, small number of steps on fixed random batches; the median is reported):
+What is timed (a fixed, small number of repetitions on fixed random batches, after one warm-up):
 - training step: ours = batch to network input (random crop, uint8 → float), forward, backward,
   gradient clipping, AdamW step, and the EMA update for diffusion/flow; LeRobot = forward (its
   diffusion encoder crops inside), backward, clipping, AdamW. Data loading is not timed for either.
-- inference: ours = `Policy.predict` from the rig's raw 480×640 frames (resize, crop, normalise, network)
-  and the network alone (`predict_chunk` on prepared tensors); LeRobot = `predict_action_chunk` (ACT)
-  or `reset()` + `select_action` (Diffusion Policy: fills its observation queue, samples one chunk) on
-  prepared tensors. The ratios compare the network alone with LeRobot's call.
-- matched settings: LeRobot's ResNet-18 is torchvision's (width 64) and its ACT backbone uses frozen
-  BatchNorm; the `sim-cpu` preset uses width 32, so the comparison row ("ours_matched") runs ours at
-  width 64 with every other setting the preset's, and LeRobot with the same transformer / U-Net sizes,
-  chunk, horizon, cameras, image and crop sizes. The `paper` preset is measured at batch 2 (a step of
-  the published batch sizes takes minutes on 2 cores); samples/s is per sample either way.
+- inference: ours = `Policy.predict` from the rig's raw 480×640 frames (resize, crop, normalise,
+  network: "end_to_end") and the network alone on prepared tensors ("network"); LeRobot =
+  `predict_action_chunk` (ACT) or `reset()` + `select_action` (Diffusion Policy: its queue takes the
+  observation, one chunk is sampled) on prepared tensors. Ratios compare the network alone with
+  LeRobot's call.
+- matched settings: LeRobot's ResNet-18 is torchvision's (width 64; frozen BatchNorm in its ACT,
+  GroupNorm in its Diffusion Policy); the `sim-cpu` preset uses width 32, so at `sim-cpu` ours is
+  measured at the preset and again at width 64 ("matched", every other setting the preset's) beside
+  LeRobot with the same transformer / U-Net sizes, chunk, horizon, cameras, image and crop sizes. The
+  `paper` preset is measured at batch 2 (a step at the published batch sizes takes minutes on 2
+  cores); samples/s is per sample either way.
 
-LeRobot runs in its own environment (`bash scripts/setup_lerobot.sh` → .venv-lerobot) through
-bench/_lerobot_harness.py, after our measurements, never concurrently. Without that environment the
-JSON says so and why.
+This machine's 2 cores are shared with other work, whose load comes and goes by the second. So the
+LeRobot policy lives in a worker process (bench/_lerobot_harness.py in LeRobot's own environment,
+`bash scripts/setup_lerobot.sh` → .venv-lerobot) and each of its repetitions alternates with one of
+ours (ABBA order); a speedup is the median of those side-by-side ratios. Each repetition also records
+process CPU time (all threads; OpenMP threads wait passively, OMP_WAIT_POLICY=PASSIVE, so waiting
+for a descheduled sibling costs no CPU): the ratio of median CPU times is a second, load-insensitive
+estimate. Absolute figures are the fastest repetition (min) with the median beside it. Without the
+LeRobot environment the JSON says so and why.
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ import tempfile
 import time
 from pathlib import Path
 
+# before torch starts its thread pool: a thread waiting for its sibling sleeps instead of spinning
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common  # noqa: E402
@@ -79,94 +88,13 @@ def random_batch(config, spec, batch_size: int, g: torch.Generator) -> dict:
     }
 
 
-def ours_train(config, spec, batch_size: int, warmup: int, steps: int) -> dict:
-    torch.manual_seed(0)
-    model = build_model(config, spec)
-    ema = EMA(model, config.diffusion.ema_power, config.diffusion.ema_max_decay) if uses_ema(config) else None
-    optimizer = make_optimizer(model, config.train)
-    g = torch.Generator().manual_seed(0)
-    raw = random_batch(config, spec, batch_size, g)
-    model.train()
-    times = []
-    for i in range(warmup + steps):
-        start = time.perf_counter()
-        batch = to_device(raw, config, torch.device("cpu"), train=True, generator=g)
-        loss, _ = model(batch)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.train.grad_clip or 10.0)
-        optimizer.step()
-        if ema is not None:
-            ema.update(model)
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return {
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "train": {"batch_size": batch_size, "step_s": times},
-    }
-
-
-def ours_inference(config, spec, policy_kind: str, warmup: int, runs: int, frame_hw: tuple[int, int]) -> dict:
-    torch.manual_seed(0)
-    model = build_model(config, spec)
-    rng = np.random.default_rng(0)
-    normalizer = Normalizer.fit(
-        config.data.normalization,
-        [rng.normal(size=(50, spec.state_dim)).astype(np.float32)],
-        [rng.normal(size=(50, spec.action_dim)).astype(np.float32)],
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        save_checkpoint(
-            Path(folder) / "ckpt",
-            config=config,
-            spec=spec,
-            normalizer=normalizer,
-            weights=model.state_dict(),
-            step=0,
-        )
-        policy = Policy.load(Path(folder) / "ckpt", steps=SAMPLER_STEPS[policy_kind])
-    frames = {c: rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8) for c in spec.cameras}
-    state = rng.normal(size=spec.state_dim).astype(np.float32)
-    end_to_end = []
-    for i in range(warmup + runs):
-        policy.reset()
-        start = time.perf_counter()
-        chunk = policy.predict({"images": frames, "state": state, "t": float(i)})
-        if i >= warmup:
-            end_to_end.append(time.perf_counter() - start)
-    h, w = spec.image_size
-    x = center_crop(
-        to_float(
-            torch.randint(0, 256, (1, config.n_obs_steps, len(spec.cameras), 3, h, w), dtype=torch.uint8)
-        ),
-        spec.crop_size,
-    )
-    s = torch.randn(1, config.n_obs_steps, spec.state_dim)
-    network = []
-    with torch.inference_mode():
-        for i in range(warmup + runs):
-            start = time.perf_counter()
-            policy.model.predict_chunk(x, s, steps=policy.steps, generator=policy._generator)
-            if i >= warmup:
-                network.append(time.perf_counter() - start)
-    return {
-        "sampler_steps": policy.steps,
-        "chunk_shape": list(chunk.actions.shape),
-        "raw_frame_hw": list(frame_hw),
-        "latency_ms": [1e3 * t for t in end_to_end],
-        "network_ms": [1e3 * t for t in network],
-    }
-
-
-def lerobot_case(name: str, config, spec, batch_size: int, reps: dict) -> dict:
-    """The plan entry for LeRobot at the settings of our `config`."""
+def lerobot_case(config, spec, batch_size: int) -> dict:
+    """LeRobot's policy at the settings of our `config` (what the harness builds)."""
     case = {
-        "name": name,
+        "batch_size": batch_size,
         "cameras": spec.cameras,
         "state_dim": spec.state_dim,
         "action_dim": spec.action_dim,
-        "train": {"batch_size": batch_size, "warmup": reps["warmup"], "steps": reps["train_steps"]},
-        "infer": {"warmup": reps["warmup"], "runs": reps["infer_runs"]},
     }
     if config.policy == "act":
         a = config.act
@@ -203,163 +131,305 @@ def lerobot_case(name: str, config, spec, batch_size: int, reps: dict) -> dict:
     return case
 
 
-def run_lerobot(cases: list[dict]) -> dict:
-    if not LEROBOT_PYTHON.exists():
-        return {
-            "available": False,
-            "reason": f"no LeRobot environment at {LEROBOT_PYTHON.parent.parent}; "
-            "create it with `bash scripts/setup_lerobot.sh`",
-        }
-    with tempfile.TemporaryDirectory() as folder:
-        plan, out = Path(folder) / "plan.json", Path(folder) / "out.json"
-        plan.write_text(json.dumps({"threads": THREADS, "cases": cases}))
-        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS)}
-        done = subprocess.run(
-            [str(LEROBOT_PYTHON), str(HARNESS), "--plan", str(plan), "--out", str(out)],
-            stderr=subprocess.PIPE,
+class Ours:
+    """Our policy, its optimiser (and EMA) and fixed batches; each call is one timed repetition."""
+
+    def __init__(self, config, spec, batch_size: int, kind: str, frame_hw: tuple[int, int]):
+        torch.manual_seed(0)
+        self.config, self.spec, self.batch_size = config, spec, batch_size
+        self.model = build_model(config, spec)
+        self.ema = (
+            EMA(self.model, config.diffusion.ema_power, config.diffusion.ema_max_decay)
+            if uses_ema(config)
+            else None
+        )
+        self.optimizer = make_optimizer(self.model, config.train)
+        self.g = torch.Generator().manual_seed(0)
+        self.raw = random_batch(config, spec, batch_size, self.g)
+        self.policy = self._policy(kind)
+        rng = np.random.default_rng(0)
+        self.frames = {c: rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8) for c in spec.cameras}
+        self.state = rng.normal(size=spec.state_dim).astype(np.float32)
+        h, w = spec.image_size
+        images = torch.randint(0, 256, (1, config.n_obs_steps, len(spec.cameras), 3, h, w), dtype=torch.uint8)
+        self.x = center_crop(to_float(images), spec.crop_size)
+        self.s = torch.randn(1, config.n_obs_steps, spec.state_dim)
+        self.t = 0.0
+
+    def _policy(self, kind: str) -> Policy:
+        """The inference API on a checkpoint of these (untrained) weights, as deploy would load it."""
+        rng = np.random.default_rng(0)
+        normalizer = Normalizer.fit(
+            self.config.data.normalization,
+            [rng.normal(size=(50, self.spec.state_dim)).astype(np.float32)],
+            [rng.normal(size=(50, self.spec.action_dim)).astype(np.float32)],
+        )
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "ckpt"
+            save_checkpoint(
+                path,
+                config=self.config,
+                spec=self.spec,
+                normalizer=normalizer,
+                weights=self.model.state_dict(),
+                step=0,
+            )
+            return Policy.load(path, steps=SAMPLER_STEPS[kind])
+
+    @property
+    def parameters(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    def train_step(self) -> None:
+        self.model.train()
+        batch = to_device(self.raw, self.config, torch.device("cpu"), train=True, generator=self.g)
+        loss, _ = self.model(batch)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.train.grad_clip or 10.0)
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+
+    def predict(self) -> None:
+        """End to end: raw 480×640 frames → resize, crop, normalise, network → chunk in robot units."""
+        self.policy.reset()
+        self.t += 1.0
+        self.policy.predict({"images": self.frames, "state": self.state, "t": self.t})
+
+    def network(self) -> None:
+        """The network alone on prepared tensors (what LeRobot's call covers)."""
+        with torch.inference_mode():
+            self.policy.model.predict_chunk(
+                self.x, self.s, steps=self.policy.steps, generator=self.policy._generator
+            )
+
+
+def timed(fn) -> dict:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return {"wall_s": time.perf_counter() - wall, "cpu_s": time.process_time() - cpu}
+
+
+class LeRobotWorker:
+    """bench/_lerobot_harness.py running in LeRobot's environment, one request per repetition."""
+
+    def __init__(self):
+        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OMP_WAIT_POLICY": "PASSIVE"}
+        self.process = subprocess.Popen(
+            [str(LEROBOT_PYTHON), str(HARNESS), "--threads", str(THREADS)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
-        if done.returncode != 0 or not out.exists():
-            return {
-                "available": False,
-                "reason": f"the LeRobot harness failed (exit {done.returncode}): {done.stderr[-2000:]}",
-            }
-        result = json.loads(out.read_text())
-    return {"available": True, **result}
+        self.versions = self._read()["versions"]
+
+    def _read(self) -> dict:
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the LeRobot harness stopped (exit {self.process.wait()})")
+        return json.loads(line)
+
+    def call(self, op: str, **fields) -> dict:
+        self.process.stdin.write(json.dumps({"op": op, **fields}) + "\n")
+        self.process.stdin.flush()
+        reply = self._read()
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.stdin.write(json.dumps({"op": "quit"}) + "\n")
+            self.process.stdin.flush()
+            self.process.wait(timeout=30)
 
 
-def measure_ours(config, spec, kind: str, batch: int, reps: dict, frame_hw) -> dict:
+def summary(reps: list[dict], per: int = 1) -> dict:
+    """min and median wall time, median CPU time (whole process, all threads) over repetitions."""
+    wall = [r["wall_s"] for r in reps]
+    cpu = [r["cpu_s"] for r in reps]
     return {
-        **ours_train(config, spec, batch, reps["warmup"], reps["train_steps"]),
-        "inference": ours_inference(config, spec, kind, reps["warmup"], reps["infer_runs"], frame_hw),
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "wall_s_min": min(wall),
+        "wall_s_median": statistics.median(wall),
+        "cpu_s_median": statistics.median(cpu),
     }
 
 
-def pooled(runs: list[dict]) -> dict:
-    """Several rounds of one measurement → one, with every repetition's time kept and the summary
-    figures: min (the least disturbed repetition, what the ratios use on this shared machine) and median."""
-    out = {k: v for k, v in runs[0].items() if k not in ("train", "inference")}
-    train = {
-        "batch_size": runs[0]["train"]["batch_size"],
-        "step_s": [t for r in runs for t in r["train"]["step_s"]],
+def train_figures(reps: list[dict], batch_size: int) -> dict:
+    out = summary(reps)
+    out["batch_size"] = batch_size
+    out["samples_per_s"] = batch_size / out["wall_s_min"]
+    out["samples_per_s_median"] = batch_size / out["wall_s_median"]
+    out["cpu_s_per_sample"] = out["cpu_s_median"] / batch_size
+    return out
+
+
+def latency_figures(reps: list[dict]) -> dict:
+    out = summary(reps)
+    out["latency_ms_min"] = 1e3 * out["wall_s_min"]
+    out["latency_ms_median"] = 1e3 * out["wall_s_median"]
+    out["cpu_ms_median"] = 1e3 * out["cpu_s_median"]
+    return out
+
+
+def paired_ratio(theirs: list[dict], ours: list[dict]) -> dict:
+    """How many times faster ours is (their time / our time): the median over repetitions taken side
+    by side, and the ratio of median CPU times (less sensitive to other work on the machine)."""
+    return {
+        "wall_paired_median": statistics.median(
+            t["wall_s"] / o["wall_s"] for t, o in zip(theirs, ours, strict=True)
+        ),
+        "cpu_median": statistics.median(t["cpu_s"] for t in theirs)
+        / statistics.median(o["cpu_s"] for o in ours),
     }
-    train["step_s_min"], train["step_s_median"] = min(train["step_s"]), statistics.median(train["step_s"])
-    train["samples_per_s"] = train["batch_size"] / train["step_s_min"]
-    train["samples_per_s_at_median"] = train["batch_size"] / train["step_s_median"]
-    inference = {k: v for k, v in runs[0]["inference"].items() if not k.endswith("_ms")}
-    for key in ("latency_ms", "network_ms"):
-        if key in runs[0]["inference"]:
-            times = [t for r in runs for t in r["inference"][key]]
-            inference[key] = times
-            inference[f"{key}_min"], inference[f"{key}_median"] = min(times), statistics.median(times)
-    return {**out, "train": train, "inference": inference}
+
+
+def measure(ours: Ours, worker: LeRobotWorker | None, reps: dict) -> dict:
+    """Warm-up, then repetitions alternating ours and LeRobot's (ABBA order, so neither always goes
+    first after the other)."""
+    out: dict = {"ours": {"parameters": ours.parameters}}
+    pairs = {"train": ([], []), "network": ([], []), "predict": ([], [])}
+    for _ in range(reps["warmup"]):
+        ours.train_step()
+        ours.predict()
+        ours.network()
+        if worker is not None:
+            worker.call("train")
+            worker.call("infer")
+    for i in range(reps["train_steps"]):
+        first_ours = i % 2 == 0
+        if first_ours:
+            pairs["train"][0].append(timed(ours.train_step))
+        if worker is not None:
+            pairs["train"][1].append(worker.call("train"))
+        if not first_ours:
+            pairs["train"][0].append(timed(ours.train_step))
+    for i in range(reps["infer_runs"]):
+        first_ours = i % 2 == 0
+        if first_ours:
+            pairs["network"][0].append(timed(ours.network))
+        if worker is not None:
+            pairs["network"][1].append(worker.call("infer"))
+        if not first_ours:
+            pairs["network"][0].append(timed(ours.network))
+        pairs["predict"][0].append(timed(ours.predict))
+    out["ours"]["train"] = train_figures(pairs["train"][0], ours.batch_size)
+    out["ours"]["inference"] = {
+        "sampler_steps": ours.policy.steps,
+        "end_to_end": latency_figures(pairs["predict"][0]),
+        "network": latency_figures(pairs["network"][0]),
+    }
+    if worker is not None:
+        out["lerobot"] = {
+            "train": train_figures(pairs["train"][1], ours.batch_size),
+            "inference": latency_figures(pairs["network"][1]),
+        }
+        out["speedup_ours_vs_lerobot"] = {
+            "train": paired_ratio(pairs["train"][1], pairs["train"][0]),
+            "inference_network": paired_ratio(pairs["network"][1], pairs["network"][0]),
+        }
+    return out
 
 
 def main() -> None:
-    p = _common.parser(__doc__)
-    p.add_argument(
-        "--rounds", type=int, default=None, help="measure everything this often (default 2; quick 1)"
-    )
-    args = p.parse_args()
+    args = _common.parser(__doc__).parse_args()
     torch.set_num_threads(THREADS)
     rig = load_rig(REPO / "hardware.yaml")
     first_camera = next(iter(rig.cameras.values()))
     frame_hw = (first_camera.height, first_camera.width)
     presets = ["sim-cpu"] if args.quick else ["sim-cpu", "paper"]
     reps = (
-        {"warmup": 1, "train_steps": 1, "infer_runs": 1}
+        {"warmup": 1, "train_steps": 2, "infer_runs": 2}
         if args.quick
-        else {"warmup": 1, "train_steps": 3, "infer_runs": 3}
+        else {"warmup": 1, "train_steps": 6, "infer_runs": 6}
     )
-    rounds = args.rounds or (1 if args.quick else 2)
-    # what to measure: (preset, kind, variant) → (config, spec, batch)
-    cases, plan = {}, []
-    for preset in presets:
-        for kind in ("act", "diffusion", "flow"):
-            config = config_for(kind, preset)
-            spec = spec_from_rig(
-                rig, config.data.cameras, config.data.image_size, config.data.crop_size, config.data.stride
-            )
-            batch = 2 if (args.quick or preset == "paper") else config.train.batch_size
-            cases[(preset, kind, "ours")] = (config, spec, batch)
-            if kind == "flow":  # LeRobot has ACT and Diffusion Policy, not flow matching
-                continue
-            matched = config
-            if config.backbone.width != 64:
-                matched = config_for(kind, preset, ("backbone.width=64",))
-                cases[(preset, kind, "ours_matched")] = (matched, spec, batch)
-            plan.append(lerobot_case(f"{preset}/{kind}", matched, spec, batch, reps))
-    # Rounds: all of ours, then LeRobot's, again; load from other work on this machine comes and goes,
-    # so every figure gets repetitions spread over the whole run.
-    ours_runs: dict[tuple, list[dict]] = {key: [] for key in cases}
-    lerobot_runs: dict[str, list[dict]] = {}
-    lerobot_info: dict = {}
-    for round_no in range(rounds):
-        for key, (config, spec, batch) in cases.items():
-            print(
-                f"policies: round {round_no + 1}/{rounds}, ours, {' '.join(key)}", file=sys.stderr, flush=True
-            )
-            ours_runs[key].append(measure_ours(config, spec, key[1], batch, reps, frame_hw))
-        print(f"policies: round {round_no + 1}/{rounds}, LeRobot", file=sys.stderr, flush=True)
-        lerobot = run_lerobot(plan)
-        lerobot_info = {k: v for k, v in lerobot.items() if k != "cases"}
-        if not lerobot["available"]:
-            break
-        for case in lerobot["cases"]:
-            lerobot_runs.setdefault(case["name"], []).append(case)
-
+    worker, lerobot = None, {"available": False}
+    if not LEROBOT_PYTHON.exists():
+        lerobot["reason"] = (
+            f"no LeRobot environment at {LEROBOT_PYTHON.parent.parent}; create it with `bash scripts/setup_lerobot.sh`"
+        )
+    else:
+        try:
+            worker = LeRobotWorker()
+            lerobot = {"available": True, "versions": worker.versions}
+        except (OSError, RuntimeError, ValueError) as exc:
+            lerobot["reason"] = f"the LeRobot harness did not start: {exc}"
     result = {
         "bench": "policies",
         "device": "cpu",
         "threads": THREADS,
-        "repetitions": {**reps, "rounds": rounds},
-        "summary_statistic": "min over all timed repetitions (median alongside)",
-        "lerobot": lerobot_info,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "repetitions": reps,
+        "load_average_at_start": os.getloadavg(),
+        "lerobot": lerobot,
         "presets": {},
     }
-    for (preset, kind, variant), (config, spec, _batch) in cases.items():
-        entry = (
-            result["presets"]
-            .setdefault(preset, {})
-            .setdefault(
-                kind,
-                {
+    try:
+        for preset in presets:
+            for kind in ("act", "diffusion", "flow"):
+                config = config_for(kind, preset)
+                spec = spec_from_rig(
+                    rig,
+                    config.data.cameras,
+                    config.data.image_size,
+                    config.data.crop_size,
+                    config.data.stride,
+                )
+                batch = 2 if (args.quick or preset == "paper") else config.train.batch_size
+                entry = result["presets"].setdefault(preset, {})[kind] = {
                     "settings": {
                         "cameras": spec.cameras,
                         "image_size": list(spec.image_size),
                         "crop_size": list(spec.crop_size),
                         "backbone_width": config.backbone.width,
+                        "batch_size_measured": batch,
                         "preset_batch_size": config.train.batch_size,
                         "sampler_steps": SAMPLER_STEPS[kind],
                     }
-                },
-            )
-        )
-        entry[variant] = pooled(ours_runs[(preset, kind, variant)])
-        if variant == "ours_matched":
-            entry[variant]["overrides"] = ["backbone.width=64"]
-    for name, runs in lerobot_runs.items():
-        preset, kind = name.split("/")
-        entry = result["presets"][preset][kind]
-        entry["lerobot"] = pooled(runs)
-        ours = entry.get("ours_matched", entry["ours"])
-        theirs = entry["lerobot"]
-        entry["ratio"] = {
-            "compared_with": "ours_matched" if "ours_matched" in entry else "ours",
-            "train_samples_per_s_ours_over_lerobot": ours["train"]["samples_per_s"]
-            / theirs["train"]["samples_per_s"],
-            "inference_speedup_lerobot_over_ours_network": theirs["inference"]["latency_ms_min"]
-            / ours["inference"]["network_ms_min"],
-            "inference_speedup_lerobot_over_ours_end_to_end": theirs["inference"]["latency_ms_min"]
-            / ours["inference"]["latency_ms_min"],
-        }
+                }
+                # LeRobot has ACT and Diffusion Policy (not flow matching) with torchvision's ResNet-18
+                # (width 64): compare at the preset's settings with width 64
+                compare = worker is not None and kind != "flow"
+                matched = (
+                    config
+                    if config.backbone.width == 64
+                    else config_for(kind, preset, ("backbone.width=64",))
+                )
+                if matched is not config:
+                    print(f"policies: {preset} {kind} (preset)", file=sys.stderr, flush=True)
+                    entry.update(measure(Ours(config, spec, batch, kind, frame_hw), None, reps))
+                print(
+                    f"policies: {preset} {kind} (width 64{', with LeRobot' if compare else ''})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                if compare:
+                    worker.call("build", case=lerobot_case(matched, spec, batch))
+                figures = measure(
+                    Ours(matched, spec, batch, kind, frame_hw), worker if compare else None, reps
+                )
+                if matched is config:
+                    entry.update(figures)
+                else:
+                    entry["matched"] = {"overrides": ["backbone.width=64"], **figures}
+    finally:
+        if worker is not None:
+            worker.close()
+    result["load_average_at_end"] = os.getloadavg()
     result["summary"] = {
         f"{preset}/{kind}": {
             "train_samples_per_s": e["ours"]["train"]["samples_per_s"],
-            "inference_ms": e["ours"]["inference"]["latency_ms_min"],
-            "inference_network_ms": e["ours"]["inference"]["network_ms_min"],
-            **({"vs_lerobot": e["ratio"]} if "ratio" in e else {}),
+            "inference_ms": e["ours"]["inference"]["end_to_end"]["latency_ms_min"],
+            "inference_network_ms": e["ours"]["inference"]["network"]["latency_ms_min"],
+            **(
+                {"speedup_vs_lerobot_at_width_64": (e.get("matched") or e)["speedup_ours_vs_lerobot"]}
+                if "speedup_ours_vs_lerobot" in (e.get("matched") or e)
+                else {}
+            ),
         }
         for preset, kinds in result["presets"].items()
         for kind, e in kinds.items()

@@ -130,8 +130,19 @@ def _run(args: argparse.Namespace) -> int:
             rate=f"{report.successes}/{len(report.episodes)} succeeded",
         )
 
-    with progress:
-        report = evaluate(args.checkpoint, rig, settings, out, on_episode=on_episode)
+    def on_start(header):
+        console.print(
+            f"evaluating {header['policy']} (step {header['step']}, {header['checkpoint']}) on {args.task}, "
+            f"seeds {header['seeds'][0]}–{header['seeds'][1]}, up to {header['max_seconds']:g} s each, "
+            f"re-planning every {header['replan_every_ticks']} ticks"
+        )
+        progress.start()
+
+    try:
+        report = evaluate(args.checkpoint, rig, settings, out, on_episode=on_episode, on_start=on_start)
+    finally:
+        if progress.live.is_started:
+            progress.stop()
     low, high = report.ci95
     console.print(
         f"[bold]{args.task}: {report.successes}/{len(report.episodes)} succeeded = "

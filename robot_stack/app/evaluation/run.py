@@ -64,7 +64,10 @@ def evaluate(
     settings: EvalSettings,
     out_dir: str | Path,
     on_episode: Callable[[EpisodeResult, EvalReport], None] | None = None,
+    on_start: Callable[[dict], None] | None = None,
 ) -> EvalReport:
+    """Every check (rig, task, checkpoint against rig) runs before the first episode; then `on_start`
+    gets the settings header and `on_episode` each result as it comes."""
     from drivers.sim.rig import rig_with_ports_in
     from policies import Policy
 
@@ -103,6 +106,8 @@ def evaluate(
         "time": "lockstep (sim time; independent of this machine's speed)",
         "device": settings.device,
     }
+    if on_start is not None:
+        on_start(header)
     # private ports: an evaluation runs beside a `robot-stack sim` (or another evaluation) on the same rig file
     with tempfile.TemporaryDirectory(prefix="robot_stack_eval_") as ports:
         private = rig_with_ports_in(rig, ports)
