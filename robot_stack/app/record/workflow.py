@@ -44,6 +44,7 @@ SIM_FIRST_FRAME_TIMEOUT_S = 20.0  # the renderer's GL context starts with the fi
 # an arm is declared silent only after this long (hardware keeps the teleop loop's 50 ms). Late
 # ticks still count, and show in the panel and the episode's flags.
 SIM_BUS_DEADLINE_S = 1.0
+SIM_BUS_RETRIES = 10  # likewise: a reply the emulator gives late (renders hold its GIL) is retried
 
 
 @dataclass
@@ -137,7 +138,8 @@ class Recorder:
         if rig.backend == "sim":
             scene = self._open_sim(rig, task, scripted)
         self.cameras = self._open_cameras(rig)
-        arms = self._stack.enter_context(RigArms(rig, calibrations))
+        retries = {"retries": SIM_BUS_RETRIES} if rig.backend == "sim" else {}
+        arms = self._stack.enter_context(RigArms(rig, calibrations, **retries))
         deadline = {"bus_deadline_s": SIM_BUS_DEADLINE_S} if rig.backend == "sim" else {}
         self.loop = TeleopLoop(rig, arms, ramp_in_s=req.ramp_in_s, **deadline)
         self.pump = self._stack.enter_context(FramePump(self.cameras, tap=self.tap))
