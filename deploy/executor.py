@@ -154,6 +154,7 @@ class Executor:
         self._park: Park | None = None
         self._after_park = "parked"
         self._awaiting_plan = False
+        self._hold_since = 0.0
         self._success: bool | None = None
         self._stalled: set[str] = set()
         self._obs_seq = 0
@@ -385,10 +386,13 @@ class Executor:
                 )
                 self._event(t, "watchdog_hold", "warning", f"{why}; holding position")
                 self.phase = "hold"
+                self._hold_since = t
                 self.safety.ramp = None
             return self.command
         if self.phase == "hold":
-            self._event(t, "plan_resumed", "info", f"fresh plan after {since:.2f} s; resuming")
+            self._event(
+                t, "plan_resumed", "info", f"fresh plan after holding {t - self._hold_since:.2f} s; resuming"
+            )
             self.safety.ramp_from(self.command, t, min(RESUME_RAMP_S, self.ramp_in_s))
             self.phase = "ramp"
         if self.phase == "ramp" and not self.safety.ramping(t):

@@ -38,6 +38,9 @@ arm and motor. Needs calibrated arms (`robot-stack calibrate`).
 
 SIM_EPISODE_S = 15.0  # sim: an episode's time limit after the ramp-in, unless --seconds
 SUCCESS_TAIL_S = 0.5  # sim: keep going this long after success before parking
+# The simulated motors answer from Python on a machine shared with physics, rendering and the planner:
+# give their bus the slack a real one does not get (hardware: deploy.bus_reads.BUS_DEADLINE_S, 50 ms).
+SIM_BUS_DEADLINE_S = 0.5
 
 
 @dataclass
@@ -85,6 +88,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--no-leaders", action="store_true", help="leave the leader arms alone (no takeover)")
     p.add_argument("--ramp-in", type=float, metavar="S", help="ramp-in time (default: rig file)")
+    p.add_argument(
+        "--bus-deadline",
+        type=float,
+        metavar="S",
+        help="an arm silent this long stops the runtime (default 0.05 s; sim rig 0.5 s)",
+    )
     p.add_argument("--quiet", action="store_true", help="no live panel: events as log lines (systemd)")
     sim = p.add_argument_group("simulated rig")
     sim.add_argument("--task", help="sim: the task (default: the rig file's)")
@@ -103,6 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     import logging
 
     from calibration.files import load_rig_calibration
+    from deploy.bus_reads import BUS_DEADLINE_S
     from deploy.daemon import DeployDaemon, DeploySettings, check_settings
 
     if args.checkpoint is None and args.remote is None:
@@ -126,12 +136,14 @@ def _run(args: argparse.Namespace) -> int:
         autostart=not (args.wait or is_sim),
         leaders=not args.no_leaders,
         ramp_in_s=args.ramp_in,
+        bus_deadline_s=args.bus_deadline or (SIM_BUS_DEADLINE_S if is_sim else BUS_DEADLINE_S),
     )
     check_settings(rig, settings)  # before anything is opened: checkpoint vs rig, endpoints and keys
     calibrations = load_rig_calibration(rig, args.rig)
     if args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_interrupt_on_sigterm())  # while starting up: SIGTERM unwinds like Ctrl-C
         session = None
         if is_sim:
             session = _open_sim(stack, rig, args, settings)
@@ -165,24 +177,107 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _open_sim(stack: contextlib.ExitStack, rig, args, settings):
+    """The simulated rig behind the deploy: a running `robot-stack sim` serving these ports, or one
+    started here as a child process — as hardware is outside the daemon's process, so the emulated
+    servos, physics and renderer never wait on the planner's interpreter lock."""
     from drivers.sim.camera_wire import DEFAULT_CAMERA_ENDPOINT
+    from drivers.sim.control import DEFAULT_ENDPOINT
     from robot_stack.app.sim_session import SimSession
 
-    private = stack.enter_context(tempfile.TemporaryDirectory(prefix="robot_stack_deploy_"))
-    endpoint = f"ipc://{private}/sim-cameras.sock"
+    if _serves(rig, DEFAULT_ENDPOINT):
+        control, cameras = DEFAULT_ENDPOINT, DEFAULT_CAMERA_ENDPOINT
+    else:
+        private = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="robot_stack_deploy_")))
+        control, cameras = f"ipc://{private}/sim-control.sock", f"ipc://{private}/sim-cameras.sock"
+        _start_sim_process(stack, args, control, cameras, private / "sim.log")
     session = stack.enter_context(
         SimSession(
             rig,
             operator=args.operator == "scripted",
             task=args.task,
             seed=args.seed,
-            cameras=True,
-            camera_endpoint=endpoint,
+            control_endpoint=control,
         )
     )
-    endpoint = DEFAULT_CAMERA_ENDPOINT if session.external else endpoint
-    settings.camera_options = {n: {"endpoint": endpoint} for n, c in rig.cameras.items() if c.driver == "sim"}
+    settings.camera_options = {n: {"endpoint": cameras} for n, c in rig.cameras.items() if c.driver == "sim"}
     return session
+
+
+def _serves(rig, endpoint: str) -> bool:
+    from drivers.sim.control import SimControlClient
+
+    client = SimControlClient(endpoint, timeout_s=0.3)
+    try:
+        status = client.call("status")
+    except RobotStackError:
+        return False
+    finally:
+        client.close()
+    return status.get("ports") == {name: arm.port for name, arm in rig.arms.items()}
+
+
+def _start_sim_process(stack: contextlib.ExitStack, args, control: str, cameras: str, log_path: Path) -> None:
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "robot_stack.app.cli", "--rig", str(args.rig), "sim"]
+    command += ["--control", control, "--camera-endpoint", cameras]
+    command += [] if args.operator == "scripted" else ["--no-operator"]
+    command += ["--task", args.task] if args.task else []
+    command += ["--seed", str(args.seed)] if args.seed is not None else []
+    log = stack.enter_context(open(log_path, "w"))
+    # its own session: a Ctrl-C at the terminal reaches the daemon (which parks), not the simulated motors
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def stop_sim() -> None:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    stack.callback(stop_sim)
+    deadline = time.monotonic() + 90
+    while not _serves_any(control):
+        if process.poll() is not None or time.monotonic() > deadline:
+            tail = log_path.read_text()[-2000:] if log_path.exists() else ""
+            raise RobotStackError(
+                f"the simulator did not start for deploy:\n{tail}",
+                hint="run `robot-stack sim` yourself in another terminal, then deploy again",
+            )
+        time.sleep(0.2)
+
+
+def _serves_any(endpoint: str) -> bool:
+    from drivers.sim.control import SimControlClient
+
+    client = SimControlClient(endpoint, timeout_s=0.5)
+    try:
+        client.call("status")
+        return True
+    except RobotStackError:
+        return False
+    finally:
+        client.close()
+
+
+@contextlib.contextmanager
+def _interrupt_on_sigterm():
+    """SIGTERM raises KeyboardInterrupt (so everything opened so far is closed, the sim child too)
+    until the control loop runs; from then on it parks first."""
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_quiet(work):
