@@ -6,11 +6,10 @@ at 30 fps, recorded by the real workflow (teleop loop, frame pump, episode write
 
 Runs, one after the other (the scripted operator doing transfer-cube takes of 15 s, recorded):
 
-- **sim** (≥ 3 min): `robot-stack sim` in a process of its own (physics, emulated servo chains, the
-  camera server rendering the four cameras), the recorder in this one — the split docs/sim_rig.md
-  recommends, and the shape of a real rig (devices outside the recording process).
-- **sim in-process**: `robot-stack record` with no simulator running starts one in its own process;
-  the same, shorter.
+- **sim** (≥ 3 min): what `robot-stack record` does on the sim rig: the simulator (physics, emulated
+  servo chains, the camera server rendering the four cameras) in a `robot-stack sim` child process,
+  the recorder in this one — the shape of a real rig (devices outside the recording process).
+- **sim in-process** (`record --sim-in-process`): the simulator inside the recording process; shorter.
 - **recorder alone**: the simulator without rendering, and the cameras are synthetic timestamped
   frame sources in the recorder (camera-like frames with sensor noise, 4 × 480×640 at 30 fps, paced
   on absolute deadlines): the recorder's own cost, without the renderer competing for the two cores.
@@ -191,7 +190,7 @@ def record_run(
     synthetic: bool,
     keep: int,
     skip_s: float = 2.0,
-    sim_process: bool = False,
+    sim: str = "child",
     name: str = "sim",
 ) -> tuple[dict, RawTap]:
     from rich.console import Console
@@ -201,7 +200,9 @@ def record_run(
     episodes = max(1, math.ceil(seconds / TAKE_S))
     take_s = min(TAKE_S, seconds)
     dataset = folder / f"{name}.zarr"
-    sim_proc, endpoints = start_sim(rig_path, folder, cameras=not synthetic) if sim_process else (None, {})
+    # sim: "child" — record's default, a `robot-stack sim` child process; "in-process"; "unrendered" — a
+    # `robot-stack sim --no-cameras` started here (the synthetic sources replace its cameras)
+    own_proc, endpoints = start_sim(rig_path, folder, cameras=False) if sim == "unrendered" else (None, {})
     request = RecordRequest(
         rig_path=rig_path,
         dataset=dataset,
@@ -211,6 +212,7 @@ def record_run(
         reset_s=1.0,
         control_endpoint=endpoints.get("control"),
         camera_endpoint=endpoints.get("camera"),
+        sim_in_process=sim == "in-process",
     )
     factory = None
     if synthetic:
@@ -226,6 +228,7 @@ def record_run(
     try:
         with Recorder(request, console, camera_factory=factory, tap=tap) as recorder:
             tap.session = recorder.session
+            sim_proc = own_proc or (recorder.sim_child.proc if recorder.sim_child else None)
             load_before = os.getloadavg()
             cpu0, busy0, total0 = cpu_times()
             sim_cpu0 = process_cpu_s(sim_proc.pid) if sim_proc else 0.0
@@ -237,14 +240,18 @@ def record_run(
             render_ms = dict(recorder.camera_server.render_ms) if recorder.camera_server else {}
             skipped = dict(recorder.camera_server.skipped) if recorder.camera_server else {}
     finally:
-        if sim_proc is not None:
-            sim_proc.terminate()
-            sim_proc.wait(30)
+        if own_proc is not None:
+            own_proc.terminate()
+            own_proc.wait(30)
     out = summarize(dataset, result)
-    where = "robot-stack sim in its own process" if sim_process else "simulator in the recording process"
+    where = {
+        "child": "robot-stack sim in a child process (record's default)",
+        "in-process": "simulator in the recording process (record --sim-in-process)",
+        "unrendered": "robot-stack sim --no-cameras in a process of its own",
+    }[sim]
     out.update(
         cameras_source="synthetic frame sources (camera-like, sigma 2 noise)" if synthetic else "sim renders",
-        simulator=where + (" (no rendering)" if synthetic else ""),
+        simulator=where,
         wall_s=round(wall, 1),
         cpu={
             "recording_process_cores": round((cpu1 - cpu0) / wall, 2),
@@ -455,7 +462,7 @@ def main() -> int:
     rig_path = calibrated_rig(folder)
     results: dict = {"targets": TARGETS, "take_s": TAKE_S}
     print(f"recording {sim_s:.0f} s, robot-stack sim in its own process ...", file=sys.stderr)
-    sim, tap = record_run(rig_path, folder, sim_s, synthetic=False, keep=keep, sim_process=True, name="sim")
+    sim, tap = record_run(rig_path, folder, sim_s, synthetic=False, keep=keep, sim="child", name="sim")
     results["sim"] = sim
     results["video_vs_jpeg_sim_renders"] = video_vs_jpeg(folder / "sim.zarr", tap)
     del tap
@@ -466,7 +473,7 @@ def main() -> int:
     print(f"recording {short_s:.0f} s with synthetic frame sources ...", file=sys.stderr)
     # the tap keeps one cycle of the sources' distinct frames, from the start of the take
     alone, tap = record_run(
-        rig_path, folder, short_s, synthetic=True, keep=keep, skip_s=0.0, sim_process=True, name="synthetic"
+        rig_path, folder, short_s, synthetic=True, keep=keep, skip_s=0.0, sim="unrendered", name="synthetic"
     )
     results["recorder_alone"] = alone
     results["video_vs_jpeg_camera_like"] = video_vs_jpeg(folder / "synthetic.zarr", tap)

@@ -166,9 +166,10 @@ def test_kill_9_mid_episode_keeps_every_earlier_episode_and_resume_cleans_up(rig
             proc.kill()
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
-    for link in rig_path.parent.glob("tty_*"):  # its ports' links: a new pty may reuse their numbers
-        if link.is_symlink():
-            link.unlink()
+    deadline = time.monotonic() + 20  # its simulator (a child process) stops with it, freeing the ports
+    while any(p.is_symlink() for p in rig_path.parent.glob("tty_*")):
+        assert time.monotonic() < deadline, "the recorder's simulator outlived it"
+        time.sleep(0.1)
 
     assert sorted(p.name for p in (dataset / "episodes").iterdir() if p.is_dir()) == ["000000", "000001"]
     assert list((dataset / ".staging").glob("partial-*"))  # the take in progress, left behind
@@ -245,6 +246,7 @@ def test_a_stalled_camera_is_reported_by_name(rig_path, tmp_path):
         episode_s=2.5,
         reset_s=0.3,
         ramp_in_s=0.5,
+        sim_in_process=True,  # to reach into its camera server
     )
     with Recorder(request, Console(file=out, width=250)) as recorder:
         silenced = threading.Event()

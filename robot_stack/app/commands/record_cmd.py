@@ -28,9 +28,9 @@ episode gets a one-line summary with quality flags: rate below target, loop over
 or refused, a stalled camera, a long idle stretch.
 
 Needs calibrated arms (`robot-stack calibrate`; simulated rig: `robot-stack calibrate --auto`). On
-the simulated rig the simulator runs in this process unless `robot-stack sim` is already serving the
-rig file's ports. A dataset that exists is never written over: --resume appends to it, after
-checking that it was recorded with this rig.
+the simulated rig a `robot-stack sim` already serving the rig file's ports is used; otherwise one is
+started as a child process for the recording (it stops with the recorder). A dataset that exists
+is never written over: --resume appends to it, after checking that it was recorded with this rig.
 """
 
 
@@ -70,6 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tag", action="append", default=[], metavar="TAG", help="tag every episode (repeatable)")
     p.add_argument("--ramp-in", type=float, metavar="S", help="teleop ramp-in time (default: rig file)")
     p.add_argument(
+        "--sim-in-process",
+        action="store_true",
+        help="sim rig, no `robot-stack sim` running: simulate inside this process (default: a child process)",
+    )
+    p.add_argument(
         "--control",
         metavar="ENDPOINT",
         help="sim rig: the control socket of a running `robot-stack sim` started with --control",
@@ -103,6 +108,7 @@ def _run(args: argparse.Namespace) -> int:
         ramp_in_s=args.ramp_in,
         camera_endpoint=args.camera_endpoint,
         control_endpoint=args.control,
+        sim_in_process=args.sim_in_process,
     )
     with KeyReader() as keys, Recorder(request, console, keys=keys) as recorder:
         result = recorder.run()

@@ -6,8 +6,10 @@
 Threads while recording: the control loop (50 Hz, SCHED_FIFO where allowed) hands each tick to the
 take; the frame pump moves frames from the cameras' rings to the take; the episode writer and its
 encoders write; the session thread runs the episode state machine and reads the keys; the main thread
-draws the panel. A sim rig's cameras are rendered by a SimCameraServer (in this process when the
-simulator runs here, in `robot-stack sim` otherwise) and received like any camera.
+draws the panel. On a sim rig the simulator (physics, servo emulators, camera renderer) runs in a
+`robot-stack sim` of its own — one already serving the rig file's ports, or a child process started
+for this recording (sim_child.py; `sim_in_process` keeps it here instead) — and its cameras are
+received like any camera.
 
 Order of opening: everything that can refuse cheaply (rig file, options, calibration, dataset path,
 rig match on --resume) before the simulator and the devices start. A dataset created by this run
@@ -62,6 +64,7 @@ class RecordRequest:
     ramp_in_s: float | None = None
     camera_endpoint: str | None = None  # sim cameras of a `robot-stack sim` started elsewhere
     control_endpoint: str | None = None  # the control socket of that `robot-stack sim`
+    sim_in_process: bool = False  # no sim running: simulate in this process, not in a child process
     jpeg_quality: int | None = None
 
 
@@ -96,6 +99,7 @@ class Recorder:
         self.dataset: Dataset | None = None
         self.sim_session = None
         self.camera_server = None  # in-process sim cameras
+        self.sim_child = None  # the `robot-stack sim` started for this recording
         self.camera_endpoint: str | None = None
         self.cameras: dict = {}
         self.loop = None
@@ -215,14 +219,18 @@ class Recorder:
 
     def _open_sim(self, rig: RigSpec, task: str, scripted: bool) -> SimScene:
         from drivers.sim.control import DEFAULT_ENDPOINT
+        from robot_stack.app.record.sim_child import SimProcess
         from robot_stack.app.sim_session import SimSession
 
-        endpoint = self.request.control_endpoint or DEFAULT_ENDPOINT
+        req = self.request
+        endpoint = req.control_endpoint or DEFAULT_ENDPOINT
+        self.camera_endpoint = req.camera_endpoint
+        if not req.sim_in_process and not _sim_serving(rig, endpoint):
+            child = self.sim_child = self._stack.enter_context(SimProcess(req.rig_path, task=task))
+            endpoint, self.camera_endpoint = child.control_endpoint, child.camera_endpoint
         session = SimSession(rig, operator=False, task=task, control_endpoint=endpoint)
         self.sim_session = self._stack.enter_context(session)
-        if session.external:
-            self.camera_endpoint = self.request.camera_endpoint
-        elif rig.cameras and self.camera_factory is None:
+        if not session.external and rig.cameras and self.camera_factory is None:
             from drivers.sim.camera_server import SimCameraServer
 
             # this run's own socket: other simulators and recorders on the machine keep theirs
@@ -311,6 +319,20 @@ class Recorder:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _sim_serving(rig: RigSpec, endpoint: str) -> bool:
+    """Whether a `robot-stack sim` answers on `endpoint` serving this rig's ports."""
+    from drivers.sim.control import SimControlClient
+
+    client = SimControlClient(endpoint, timeout_s=0.3)
+    try:
+        status = client.call("status")
+    except RobotStackError:
+        return False
+    finally:
+        client.close()
+    return status.get("ports") == {name: arm.port for name, arm in rig.arms.items()}
 
 
 @contextlib.contextmanager
