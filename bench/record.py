@@ -461,14 +461,14 @@ def main() -> int:
     print(f"calibrating the sim rig in {folder} ...", file=sys.stderr)
     rig_path = calibrated_rig(folder)
     results: dict = {"targets": TARGETS, "take_s": TAKE_S}
-    print(f"recording {sim_s:.0f} s, robot-stack sim in its own process ...", file=sys.stderr)
+    print(f"recording {sim_s:.0f} s, robot-stack sim in a child process ...", file=sys.stderr)
     sim, tap = record_run(rig_path, folder, sim_s, synthetic=False, keep=keep, sim="child", name="sim")
     results["sim"] = sim
     results["video_vs_jpeg_sim_renders"] = video_vs_jpeg(folder / "sim.zarr", tap)
     del tap
     print(f"recording {short_s:.0f} s, simulator in the recording process ...", file=sys.stderr)
     results["sim_in_process"], _ = record_run(
-        rig_path, folder, short_s, synthetic=False, keep=0, name="inproc"
+        rig_path, folder, short_s, synthetic=False, keep=0, sim="in-process", name="inproc"
     )
     print(f"recording {short_s:.0f} s with synthetic frame sources ...", file=sys.stderr)
     # the tap keeps one cycle of the sources' distinct frames, from the start of the take
