@@ -29,8 +29,11 @@ def test_a_trained_checkpoint_drives_within_limits_and_telemetry_flows(tmp_path)
     _, rig = write_rig(tmp_path)
     logs = {}
     with sim_bench(rig) as bench, TelemetryTap(rig.deploy.telemetry_endpoint) as tap:
-        settings = bench.settings(checkpoint=checkpoint)
+        settings = bench.settings(checkpoint=checkpoint, autostart=False)
         with running(bench, settings, before_start=lambda d: logs.setdefault("log", CommandLog(d))) as daemon:
+            assert wait_until(lambda: tap.telemetry, 10)  # the watcher is connected: nothing is missed
+            assert tap.telemetry[-1]["phase"] == "idle"
+            assert daemon.executor.submit("start")[0]
             assert wait_until(lambda: daemon.executor.status()["chunks"]["accepted"] >= 20, 30)
             assert wait_until(lambda: len(tap.telemetry) >= 5, 10)
             reply = request(rig.deploy.command_endpoint, Command("status"))
