@@ -64,7 +64,7 @@ from robot_stack.rig import load_rig  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 LEROBOT_PYTHON = Path(os.environ.get("LEROBOT_VENV", REPO / ".venv-lerobot")) / "bin" / "python"
 HARNESS = Path(__file__).resolve().parent / "_lerobot_harness.py"
-THREADS = 2
+THREADS = 2  # the machine's cores; --threads changes it
 SAMPLER_STEPS = {"act": None, "diffusion": 10, "flow": 5}
 
 
@@ -214,10 +214,10 @@ def timed(fn) -> dict:
 class LeRobotWorker:
     """bench/_lerobot_harness.py running in LeRobot's environment, one request per repetition."""
 
-    def __init__(self):
-        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OMP_WAIT_POLICY": "PASSIVE"}
+    def __init__(self, threads: int):
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "OMP_WAIT_POLICY": "PASSIVE"}
         self.process = subprocess.Popen(
-            [str(LEROBOT_PYTHON), str(HARNESS), "--threads", str(THREADS)],
+            [str(LEROBOT_PYTHON), str(HARNESS), "--threads", str(threads)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -336,8 +336,12 @@ def measure(ours: Ours, worker: LeRobotWorker | None, reps: dict) -> dict:
 
 
 def main() -> None:
-    args = _common.parser(__doc__).parse_args()
-    torch.set_num_threads(THREADS)
+    p = _common.parser(__doc__)
+    p.add_argument(
+        "--threads", type=int, default=THREADS, help=f"torch threads, both sides (default {THREADS})"
+    )
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
     rig = load_rig(REPO / "hardware.yaml")
     first_camera = next(iter(rig.cameras.values()))
     frame_hw = (first_camera.height, first_camera.width)
@@ -354,14 +358,14 @@ def main() -> None:
         )
     else:
         try:
-            worker = LeRobotWorker()
+            worker = LeRobotWorker(args.threads)
             lerobot = {"available": True, "versions": worker.versions}
         except (OSError, RuntimeError, ValueError) as exc:
             lerobot["reason"] = f"the LeRobot harness did not start: {exc}"
     result = {
         "bench": "policies",
         "device": "cpu",
-        "threads": THREADS,
+        "threads": args.threads,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "repetitions": reps,
         "load_average_at_start": os.getloadavg(),
@@ -391,31 +395,24 @@ def main() -> None:
                         "sampler_steps": SAMPLER_STEPS[kind],
                     }
                 }
-                # LeRobot has ACT and Diffusion Policy (not flow matching) with torchvision's ResNet-18
-                # (width 64): compare at the preset's settings with width 64
+                # LeRobot has ACT and Diffusion Policy (not flow matching), with torchvision's ResNet-18
+                # (width 64): where the preset's width differs, ours is measured as the preset and again
+                # at width 64 beside LeRobot
                 compare = worker is not None and kind != "flow"
-                matched = (
-                    config
-                    if config.backbone.width == 64
-                    else config_for(kind, preset, ("backbone.width=64",))
-                )
-                if matched is not config:
-                    print(f"policies: {preset} {kind} (preset)", file=sys.stderr, flush=True)
+                print(f"policies: {preset} {kind}", file=sys.stderr, flush=True)
+                if compare and config.backbone.width != 64:
                     entry.update(measure(Ours(config, spec, batch, kind, frame_hw), None, reps))
-                print(
-                    f"policies: {preset} {kind} (width 64{', with LeRobot' if compare else ''})",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                if compare:
+                    matched = config_for(kind, preset, ("backbone.width=64",))
+                    print(f"policies: {preset} {kind}, width 64, with LeRobot", file=sys.stderr, flush=True)
                     worker.call("build", case=lerobot_case(matched, spec, batch))
-                figures = measure(
-                    Ours(matched, spec, batch, kind, frame_hw), worker if compare else None, reps
-                )
-                if matched is config:
-                    entry.update(figures)
-                else:
+                    figures = measure(Ours(matched, spec, batch, kind, frame_hw), worker, reps)
                     entry["matched"] = {"overrides": ["backbone.width=64"], **figures}
+                else:
+                    if compare:
+                        worker.call("build", case=lerobot_case(config, spec, batch))
+                    entry.update(
+                        measure(Ours(config, spec, batch, kind, frame_hw), worker if compare else None, reps)
+                    )
     finally:
         if worker is not None:
             worker.close()
