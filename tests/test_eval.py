@@ -156,3 +156,12 @@ def test_the_rollout_loop_reproduces_a_scripted_success(rig_file, tmp_path):
     assert result.success, result
     assert result.success_time_s < policy.operator.duration + 0.5
     assert result.plans == result.ticks
+
+
+def test_results_never_go_inside_a_checkpoint_folder(tmp_path):
+    from robot_stack.app.commands.eval_cmd import default_out
+
+    (tmp_path / "run" / "last").mkdir(parents=True)
+    (tmp_path / "run" / "last" / "policy.json").write_text("{}")
+    assert default_out(tmp_path / "run", "insertion") == tmp_path / "run" / "eval_insertion"
+    assert default_out(tmp_path / "run" / "last", "insertion") == tmp_path / "run" / "eval_insertion_last"

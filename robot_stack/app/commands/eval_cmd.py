@@ -15,8 +15,8 @@ EXAMPLES = """\
 examples:
   robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 50
         50 held-out seeds (1000-1049) of transfer_cube; results in runs/act/eval_transfer_cube/
-  robot-stack eval --checkpoint runs/dp/best --task insertion --episodes 20 --seed-start 5000 --videos 5
-        another seed range, five rollout videos
+  robot-stack eval --checkpoint runs/dp/last --task insertion --episodes 20 --seed-start 5000 --videos 5
+        the last checkpoint, another seed range, five rollout videos (runs/dp/eval_insertion_last/)
   robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 10 --replan-every 20
         ACT re-planning every 20 ticks instead of executing each 100-action chunk whole
 
@@ -54,7 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="first seed (default 1000; demonstrations are recorded from lower seeds)",
     )
-    p.add_argument("--out", type=Path, metavar="DIR", help="results folder (default: CHECKPOINT/eval_TASK)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="results folder (default: RUN/eval_TASK, or RUN/eval_TASK_NAME for RUN/NAME)",
+    )
     p.add_argument(
         "--videos",
         type=int,
@@ -106,7 +111,7 @@ def _run(args: argparse.Namespace) -> int:
         device=device,
         sampler_steps=args.steps,
     )
-    out = args.out or (args.checkpoint / f"eval_{args.task}")
+    out = args.out or default_out(args.checkpoint, args.task)
     console = Console(highlight=False)
     progress = Progress(
         TextColumn(f"[bold]eval {args.task}"),
@@ -150,3 +155,11 @@ def _run(args: argparse.Namespace) -> int:
         f"  results: {out / 'results.json'}" + (f"\n  videos:  {out / 'videos'}" if args.videos else "")
     )
     return 0
+
+
+def default_out(checkpoint: Path, task: str) -> Path:
+    """RUN/eval_TASK for a run folder; RUN/eval_TASK_NAME for one of its checkpoint folders (never
+    inside a checkpoint folder, which training replaces whole when it saves)."""
+    if (checkpoint / "policy.json").exists():
+        return checkpoint.parent / f"eval_{task}_{checkpoint.name}"
+    return checkpoint / f"eval_{task}"
