@@ -28,7 +28,8 @@ def mirrored_episode(rig: RigSpec, task: str, seed: int, tail_s: float = 1.0) ->
     dt = 1.0 / rig.control_rate_hz
     with SimRig(rig, task=task, seed=seed, realtime=False) as sim:
         mounting = sim.mounting()
-        arms = {name: DynamixelArm.from_rig(rig, name).open() for name in rig.arms}
+        # Lockstep: a late reply costs only wall time, so allow far more than a real bus gets.
+        arms = {name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=250.0).open() for name in rig.arms}
         try:
             ticks = int((sim.operator.duration + tail_s) / dt)
             for _ in range(ticks):

@@ -24,6 +24,8 @@ from robot_stack.app.evaluation.joint_map import joint_map_for
 from robot_stack.app.evaluation.video import RolloutVideo
 from robot_stack.rig.schema import RigSpec
 
+LOCKSTEP_REPLY_TIMEOUT_MS = 250.0
+
 
 @dataclass
 class EpisodeResult:
@@ -75,7 +77,12 @@ def run_episode(
     video = None
     with SimRig(rig, task=task, seed=seed, realtime=False, operator=False) as sim:
         joints = joint_map_for(sim)
-        arms = {name: DynamixelArm.from_rig(rig, name).open() for name in followers}
+        # Lockstep time stands still while a reply is awaited, so a late emulator (a loaded machine)
+        # costs nothing but wall time: give replies far more slack than a real bus gets.
+        arms = {
+            name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=LOCKSTEP_REPLY_TIMEOUT_MS).open()
+            for name in followers
+        }
         cameras = LockstepCameras(sim, camera_specs)
         if video_path is not None:
             video = RolloutVideo(video_path, fps=max(spec.fps for spec in camera_specs.values()))
