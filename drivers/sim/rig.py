@@ -63,6 +63,9 @@ class SimRig:
         self.followers: dict[str, FollowerBinding] = {}
         self.clock: Clock = MonotonicClock() if realtime else LockstepClock(step_to=self._step_physics)
         self._t0 = 0.0  # clock time at which the scene's time was zero
+        # held while physics steps and while a reset restarts the scene's time: a step computed from
+        # the time before a reset must not run the new scene ahead (it would then stand still)
+        self._time_lock = threading.RLock()
         self._stop = threading.Event()
         self._physics_thread: threading.Thread | None = None
 
@@ -116,8 +119,9 @@ class SimRig:
             for binding in self.followers.values():
                 binding.scene = self.scene
         self.seed = check_seed(self.seed if seed is None else seed)
-        self.scene.reset(self.seed)
-        self._t0 = self.clock.now()
+        with self._time_lock:
+            self.scene.reset(self.seed)
+            self._t0 = self.clock.now()
         for binding in self.leaders.values():
             binding.place(HOME)
         self.operator = ScriptedOperator(self.task_name, self.seed) if self.operator_enabled else None
@@ -268,8 +272,9 @@ class SimRig:
         if not self.realtime:
             for chain in self.chains.values():
                 chain.wait_input_handled()
-        if self.scene is not None:
-            self.scene.step_to(t - self._t0)
+        with self._time_lock:
+            if self.scene is not None:
+                self.scene.step_to(t - self._t0)
 
     def _physics_loop(self) -> None:
         loop = RateLoop(PHYSICS_RATE_HZ, self.clock, priority=0)
