@@ -46,7 +46,7 @@ SIM_FIRST_FRAME_TIMEOUT_S = 20.0  # the renderer's GL context starts with the fi
 # an arm is declared silent only after this long (hardware keeps the teleop loop's 50 ms). Late
 # ticks still count, and show in the panel and the episode's flags.
 SIM_BUS_DEADLINE_S = 1.0
-SIM_BUS_RETRIES = 10  # likewise: a reply the emulator gives late (renders hold its GIL) is retried
+SIM_BUS_RETRIES = 25  # likewise (25 × the rig's 40 ms reply timeout ≈ 1 s): a late emulator reply is retried
 
 
 @dataclass
