@@ -314,7 +314,7 @@ class Executor:
                 if name not in self._stalled:
                     self._stalled.add(name)
                     self._event(
-                        t, "camera_stalled", "error", f"{exc.message}; no observations until it recovers"
+                        t, "camera_stalled", "warning", f"{exc.message}; no observations until it recovers"
                     )
                 return
             if frame is None:

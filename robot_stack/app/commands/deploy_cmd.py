@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
             daemon.start()
             outcomes = []
             if is_sim and not args.wait:
-                outcomes = _sim_episodes(daemon, session, args, stop, console if args.quiet else None)
+                outcomes = _sim_episodes(daemon, session, args, stop, console)
             else:
                 _wait(daemon, stop, args.seconds)
             daemon.stop()
@@ -301,7 +301,7 @@ def _wait(daemon, stop: threading.Event, seconds: float | None) -> None:
             return
 
 
-def _sim_episodes(daemon, session, args, stop: threading.Event, log_console) -> list[EpisodeOutcome]:
+def _sim_episodes(daemon, session, args, stop: threading.Event, console: Console) -> list[EpisodeOutcome]:
     """Per episode: new scene (seed), the policy drives until success (+ a short tail) or the time
     limit, then parks; the outcome is recorded with the episode."""
     executor = daemon.executor
@@ -326,11 +326,10 @@ def _sim_episodes(daemon, session, args, stop: threading.Event, log_console) -> 
             stop.wait(0.2)
         outcome = EpisodeOutcome(seed, success_at is not None, time.monotonic() - started, success_at)
         outcomes.append(outcome)
-        if log_console is not None:
-            log_console.print(
-                f"episode {k + 1}/{args.episodes} seed {seed}: "
-                + (f"success after {success_at:.1f} s" if outcome.success else "no success")
-            )
+        console.print(
+            f"episode {k + 1}/{args.episodes} seed {seed}: "
+            + (f"success after {success_at:.1f} s" if outcome.success else "no success")
+        )
         if executor.ended:
             break
         executor.submit("stop", {"success": outcome.success})
