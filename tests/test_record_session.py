@@ -3,6 +3,8 @@ dataset stores the takes, scripted key presses drive next / re-record / discard 
 
 from __future__ import annotations
 
+import os
+import termios
 import threading
 import time
 from types import SimpleNamespace
@@ -11,7 +13,7 @@ import numpy as np
 import pytest
 
 from robot_stack.app.record.frames import FramePump
-from robot_stack.app.record.keys import DISCARD, NEXT, RERECORD, STOP, parse_keys
+from robot_stack.app.record.keys import DISCARD, NEXT, RERECORD, STOP, KeyReader, parse_keys
 from robot_stack.app.record.quality import CameraFigures, TakeFigures, longest_idle_s, quality_flags
 from robot_stack.app.record.session import RecordOptions, RecordSession
 from robot_stack.app.teleop.loop import TeleopStatus, TickSample
@@ -27,6 +29,27 @@ def test_keys_are_parsed_from_raw_terminal_input():
     assert parse_keys(b"\x1b") == [STOP]  # Esc alone
     assert parse_keys(b"\x1b[Ar") == [RERECORD]  # up arrow ignored
     assert parse_keys(b"dxQ") == [DISCARD, STOP]
+
+
+def test_key_reader_takes_keys_without_enter_and_restores_the_terminal():
+    master, slave = os.openpty()
+    try:
+        with os.fdopen(os.dup(slave), "rb", buffering=0) as stream:
+            before = termios.tcgetattr(slave)
+            with KeyReader(stream) as keys:
+                assert keys.active and not termios.tcgetattr(slave)[3] & termios.ICANON
+                assert keys.poll() == []  # nothing typed: returns at once
+                os.write(master, b"n\x1b[Cq")  # no Enter
+                time.sleep(0.05)
+                assert keys.poll() == [NEXT, NEXT, STOP]
+            assert termios.tcgetattr(slave) == before
+        read_end, write_end = os.pipe()
+        with os.fdopen(read_end, "rb") as pipe, KeyReader(pipe) as keys:  # not a terminal: no keys
+            assert not keys.active and keys.poll() == []
+        os.close(write_end)
+    finally:
+        os.close(master)
+        os.close(slave)
 
 
 def test_quality_flags_name_what_went_wrong():
