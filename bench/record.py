@@ -26,6 +26,7 @@ from __future__ import annotations
 import io
 import math
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -458,6 +459,13 @@ def main() -> int:
     args = _common.parser(__doc__.split("\n\n")[0]).parse_args()
     sim_s, short_s, keep = (20.0, 15.0, 45) if args.quick else (180.0, 60.0, 150)
     folder = Path(tempfile.mkdtemp(prefix="bench_record_"))
+    try:
+        return run_all(args, folder, sim_s, short_s, keep)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # the datasets: ≈ 1 GB after a full run
+
+
+def run_all(args, folder: Path, sim_s: float, short_s: float, keep: int) -> int:
     print(f"calibrating the sim rig in {folder} ...", file=sys.stderr)
     rig_path = calibrated_rig(folder)
     results: dict = {"targets": TARGETS, "take_s": TAKE_S}
