@@ -1,8 +1,9 @@
 """Scripted demonstrations on the simulated rig, written to an episode dataset.
 
 `record_scripted_demos` is the one function tests and bench/success.py use to get training data. It is
-a stand-in for `robot-stack record` with the sim's scripted operator, which is being built separately:
-when that exists, switch the body of this function to it and nothing else changes.
+a stand-in for `robot-stack record` with the sim's scripted operator: that command records in real time
+on a calibrated rig; this records in lockstep with the simulator's own mounting as the joint map (the
+same map evaluation uses, evaluation/joint_map.py), so demonstrations and evaluation agree.
 
 Each tick (lockstep time, the rig's control rate): due camera frames are rendered from the scene
 (evaluation renders on the same schedule), both leaders and both followers are read through
