@@ -178,6 +178,9 @@ class _Run:
                     now = time.monotonic()
                     rate = window_samples / max(now - window_start, 1e-9)
                     steps_per_s = window_n / max(now - window_start, 1e-9)
+                    eta = (cfg.steps - self.step) / max(steps_per_s, 1e-9)
+                    if cfg.time_budget_min is not None:  # the budget may end the run first
+                        eta = min(eta, max(0.0, cfg.time_budget_min * 60 - (now - started)))
                     record = {
                         "kind": "train",
                         "step": self.step,
@@ -186,7 +189,7 @@ class _Run:
                         "grad_norm": float(grad_norm),
                         "samples_per_s": rate,
                         "elapsed_s": now - started,
-                        "eta_s": (cfg.steps - self.step) / max(steps_per_s, 1e-9),
+                        "eta_s": eta,
                         **metrics,
                     }
                     log.write(record)
