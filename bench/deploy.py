@@ -290,6 +290,7 @@ def runtime_latency_cases(folder: Path, seconds: float) -> dict:
                 time.sleep(seconds)
                 latency = np.array(daemon.executor._latency)
                 compute = np.array(daemon.executor._compute)
+                status = daemon.executor.status()
             finally:
                 daemon.close()
             n = min(len(latency), len(compute))
@@ -299,6 +300,8 @@ def runtime_latency_cases(folder: Path, seconds: float) -> dict:
                 "capture_to_arrival_ms": _ms(latency * 1000),
                 "minus_compute_ms": _ms(transit),
                 "compute_ms": _ms(compute * 1000),
+                "phase_at_end": status["phase"],
+                "events": status["event_counts"],  # a stalled camera or a watchdog hold shows here
             }
             print(f"deploy: runtime latency {name} {results[name]['minus_compute_ms']}", file=sys.stderr)
     return results
