@@ -55,6 +55,9 @@ def test_takeover_and_release_are_bumpless_and_recorded_as_an_intervention(tmp_p
             assert executor.wait_for(("parked",), 5)
             assert ctl("watch", "--seconds", "0.5") == 0
             assert ctl("release") == 1  # nothing to release
+            assert ctl("estop") == 0  # parked already: the torque policy, then the daemon ends
+            assert wait_until(lambda: executor.ended, 5) and executor.phase == "stopped"
+            assert daemon.join(5).phase == "stopped"
         assert_within_limits(logs["log"], rig, daemon)
     out, err = capsys.readouterr()
     assert "watched" in out and "not taken over" in err
