@@ -27,7 +27,7 @@ from typing import Any
 
 from calibration.model import ArmCalibration
 from calibration.rig_arms import RigArms
-from deploy.bus_reads import BUS_DEADLINE_S
+from calibration.tick_reader import BUS_DEADLINE_S
 from deploy.control import CommandServer, TelemetryPublisher
 from deploy.ensemble import MODES
 from deploy.executor import Executor, ExecutorReport

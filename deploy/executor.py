@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from calibration.rig_arms import RigArms
-from deploy.bus_reads import BUS_DEADLINE_S, BusFault, TickReader
+from calibration.tick_reader import BUS_DEADLINE_S, BusFault, TickReader
 from deploy.control import TelemetryPublisher
 from deploy.ensemble import Blend, ChunkRejected, TemporalEnsembler
 from deploy.leaders import Leaders, LeaderState

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from calibration.rig_arms import RigArm
-from deploy.bus_reads import BUS_HINT, BusFault
+from calibration.tick_reader import BUS_HINT, BusFault
 from drivers.dynamixel.arm import ArmReading
 from drivers.dynamixel.errors import DynamixelError
 from robot_stack.errors import RobotStackError

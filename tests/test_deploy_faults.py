@@ -11,7 +11,7 @@ import pytest
 import zmq
 from deploy_support import CommandLog, running, sim_bench, tiny_checkpoint, wait_until, write_rig
 
-from deploy.bus_reads import BusFault
+from calibration.tick_reader import BusFault
 from deploy.scripted_policy import ScriptedReplayPolicy
 from deploy.transport import Channel, PlannerLink, request
 from policies import make_config, train

@@ -39,7 +39,7 @@ arm and motor. Needs calibrated arms (`robot-stack calibrate`).
 SIM_EPISODE_S = 15.0  # sim: an episode's time limit after the ramp-in, unless --seconds
 SUCCESS_TAIL_S = 0.5  # sim: keep going this long after success before parking
 # The simulated motors answer from Python on a machine shared with physics, rendering and the planner:
-# give their bus the slack a real one does not get (hardware: deploy.bus_reads.BUS_DEADLINE_S, 50 ms).
+# give their bus the slack a real one does not get (hardware: calibration.tick_reader.BUS_DEADLINE_S, 50 ms).
 SIM_BUS_DEADLINE_S = 0.5
 
 
@@ -112,7 +112,7 @@ def _run(args: argparse.Namespace) -> int:
     import logging
 
     from calibration.files import load_rig_calibration
-    from deploy.bus_reads import BUS_DEADLINE_S
+    from calibration.tick_reader import BUS_DEADLINE_S
     from deploy.daemon import DeployDaemon, DeploySettings, check_settings
 
     if args.checkpoint is None and args.remote is None:

@@ -8,7 +8,7 @@ Per tick (50 Hz on the rate loop's absolute deadlines):
      than its step limit per tick;
   3. each follower's goal goes to its I/O thread as one Sync Write.
 
-The loop never waits on a dead bus: an arm that has not answered for `bus_deadline_s` stops it (the
+The loop never waits on a dead bus (`calibration.tick_reader`, shared with deploy): an arm that has not answered for `bus_deadline_s` stops it (the
 bus's own diagnosis, naming the motor, follows); so does any motor's hardware-error alert. On stop the
 followers park at their rest pose and torque is left as the rig file says.
 """
@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from calibration.rig_arms import RigArm, RigArms
+from calibration.tick_reader import BUS_DEADLINE_S, BusFault, TickReader
 from drivers.dynamixel.arm_thread import ArmIOError
 from robot_stack.clock import Clock, MonotonicClock
 from robot_stack.errors import RobotStackError
@@ -31,7 +32,6 @@ from robot_stack.motion import Park, Ramp, StepLimiter, start_gaps, step_sizes
 from robot_stack.rate_loop import LoopStats, RateLoop
 from robot_stack.rig.schema import RigSpec
 
-BUS_DEADLINE_S = 0.05  # an arm silent this long stops the loop (the stop then lands within 100 ms)
 LATENCY_HISTORY = 1 << 14
 
 
@@ -41,12 +41,6 @@ class TeleopRefused(RobotStackError):
 
 class TeleopFault(RobotStackError):
     """The loop stopped on a fault: an arm stopped answering, a motor raised an alert."""
-
-
-class SilentArm(TeleopFault):
-    def __init__(self, message: str, hint: str, arm: str):
-        super().__init__(message, hint)
-        self.arm = arm
 
 
 @dataclass
@@ -103,14 +97,12 @@ class TeleopLoop:
         self.clock = clock or MonotonicClock()
         self.safety = rig.deploy.safety
         self.ramp_in_s = self.safety.ramp_in_s if ramp_in_s is None else ramp_in_s
-        self.bus_deadline_s = bus_deadline_s
         self.loop = RateLoop(rate_hz or rig.control_rate_hz, self.clock, priority=rig.realtime_priority)
+        self.reader = TickReader(arms, list(arms.arms), self.loop.rate_hz, bus_deadline_s)
         self.pairs: list[PairState] = []
         self.status = TeleopStatus()
         self.latencies = deque(maxlen=LATENCY_HISTORY)  # leader reading → follower goal written, s
         self.stopped_ticking_at: float | None = None  # monotonic time the tick loop ended
-        self._late_since: dict[str, tuple[float, int]] = {}  # arm -> (since, failed attempts then)
-        self._readings: dict[str, object] = {}
 
     # -- events --------------------------------------------------------------------------------
     def event(self, level: str, text: str) -> None:
@@ -122,12 +114,14 @@ class TeleopLoop:
         self.pairs = []
         refusals = []
         now = self.clock.now()
+        try:
+            readings = self.reader.prime()
+        except BusFault as exc:
+            raise TeleopFault(f"stopped: {exc.message}", hint=exc.hint) from exc
         for pair in self.rig.pairs:
             leader, follower = self.arms[pair.leader], self.arms[pair.follower]
-            for name in (pair.leader, pair.follower):
-                self._readings[name] = self.arms[name].io.read()
-            q_leader = leader.map.to_values(self._readings[pair.leader].positions)
-            q_follower = follower.map.to_values(self._readings[pair.follower].positions)
+            q_leader = leader.map.to_values(readings[pair.leader].positions)
+            q_follower = follower.map.to_values(readings[pair.follower].positions)
             for gap in start_gaps(
                 follower.joint_names,
                 q_follower,
@@ -164,10 +158,11 @@ class TeleopLoop:
     # -- one tick ------------------------------------------------------------------------------
     def tick(self, t: float | None = None) -> TickSample:
         t = self.clock.now() if t is None else t
-        self._check_alerts()
         with self.loop.section("bus_read"):
-            readings = self._read_all()
-        self._check_alerts()
+            try:
+                readings = self.reader.read()
+            except BusFault as exc:
+                raise _Stopped(exc) from exc
         with self.loop.section("compute"):
             observation, action, leaders, currents = [], [], [], []
             ramping = False
@@ -206,63 +201,6 @@ class TeleopLoop:
             follower_current=np.concatenate(currents).astype(np.float32),
         )
 
-    def _read_all(self):
-        requested = time.monotonic()
-        tickets = {name: a.io.request_read() for name, a in self.arms.arms.items()}
-        deadline = requested + 0.8 / self.loop.rate_hz
-        for name, ticket in tickets.items():
-            io = self.arms[name].io
-            try:
-                reading = io.wait(ticket, timeout=max(0.0, deadline - time.monotonic()))
-                self._readings[name] = reading
-                self._late_since.pop(name, None)
-            except TimeoutError:
-                self._check_alerts()  # a motor that shut down explains a late arm better
-                if self._late(name, requested):
-                    raise SilentArm(
-                        f"stopped: arm {name} gave no reading for {(time.monotonic() - self._late_since[name][0]) * 1000:.0f} ms",
-                        hint=_BUS_HINT,
-                        arm=name,
-                    ) from None
-            except ArmIOError as exc:
-                raise TeleopFault(exc.message, hint=exc.hint or _BUS_HINT) from exc
-        return self._readings
-
-    def _late(self, name: str, requested_at: float) -> bool:
-        """Whether an arm late with its reading counts as gone silent: late for `bus_deadline_s`
-        with at least one attempt the bus gave up on (a reply past the rig's reply timeout), or
-        late four times that long whatever the bus says."""
-        if name not in self._readings:
-            return True
-        bus = self.arms[name].arm.bus.stats
-        failed_attempts = bus.retries + bus.failures
-        since, failed_before = self._late_since.setdefault(name, (requested_at, failed_attempts))
-        late_for = time.monotonic() - since
-        return (late_for >= self.bus_deadline_s and failed_attempts > failed_before) or (
-            late_for >= 4 * self.bus_deadline_s
-        )
-
-    def _diagnose(self, fault: SilentArm) -> TeleopFault:
-        """The loop has stopped; now give the bus its retries to say which motor went quiet."""
-        io = self.arms[fault.arm].io
-        try:
-            io.wait(io.request_read(), timeout=1.0)
-        except ArmIOError as exc:
-            return TeleopFault(f"stopped: {exc.message}", hint=exc.hint or _BUS_HINT)
-        except (TimeoutError, RuntimeError):
-            pass
-        return fault
-
-    def _check_alerts(self) -> None:
-        if not self.arms.alerted.is_set():
-            return
-        event = self.arms.alerts[0]
-        raise TeleopFault(
-            f"stopped: {event.label} on {event.port} reported {', '.join(event.errors)}; the motor turned its torque off",
-            hint="find the cause (a blocked joint, a squeezed object, heat, supply voltage), then reboot the motor "
-            "(`robot-stack motors reboot`) before starting again",
-        )
-
     def _note_latency(self, state: PairState) -> None:
         written = state.follower.io.goal_written_t
         if state.pending_leader_t is not None and written is not None and written >= state.pending_leader_t:
@@ -288,11 +226,10 @@ class TeleopLoop:
                 sample = self.tick(tick.start)
                 if on_tick is not None:
                     on_tick(sample)
-        except TeleopFault as exc:
+        except _Stopped as stopped:
             self.stopped_ticking_at = time.monotonic()
-            fault = exc
-            self.status.fault = exc.message
-            self.event("error", exc.message)
+            fault = stopped.fault
+            self.event("error", f"stopped: {fault.message}")
         finally:
             if self.stopped_ticking_at is None:
                 self.stopped_ticking_at = time.monotonic()
@@ -300,18 +237,17 @@ class TeleopLoop:
             if park:
                 self.park()
             self.status.phase = "stopped"
-        if isinstance(fault, SilentArm):
-            fault = self._diagnose(fault)
-            self.status.fault = fault.message
-            self.event("error", fault.message)
         if fault is not None:
-            raise fault
+            fault = self.reader.diagnose(fault)  # after parking: the bus's retries name the motor
+            self.status.fault = f"stopped: {fault.message}"
+            self.event("error", self.status.fault)
+            raise TeleopFault(self.status.fault, hint=fault.hint)
         return self.loop.stats()
 
     def park(self) -> None:
         """Move every follower whose bus still works to its rest pose, slowly; then the torque policy."""
         healthy = [
-            s for s in self.pairs if s.follower.io.is_running and s.follower.name not in self._late_since
+            s for s in self.pairs if s.follower.io.is_running and not self.reader.is_late(s.follower.name)
         ]
         if not healthy:
             return
@@ -348,6 +284,9 @@ class TeleopLoop:
         }
 
 
-_BUS_HINT = (
-    "check that arm's power and cable chain; `robot-stack motors scan --arm NAME` shows which motors answer"
-)
+class _Stopped(Exception):
+    """Carries a bus fault out of the tick loop, so parking happens before it is reported."""
+
+    def __init__(self, fault: BusFault):
+        super().__init__(fault.message)
+        self.fault = fault

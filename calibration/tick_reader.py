@@ -1,6 +1,6 @@
 """Read every arm of the rig at once, each tick, without ever waiting on a dead bus.
 
-The same rules as teleoperation (robot_stack/app/teleop/loop.py): all arms' I/O threads are asked
+Teleop, record and the deploy executor read their arms through this. All arms' I/O threads are asked
 for a reading together; an arm late past 80 % of the tick keeps its previous reading for that tick;
 an arm silent for `bus_deadline_s` (with the bus having given up on a try), or for four times that
 whatever the bus says, is a `BusFault`; so is a motor's hardware-error alert. After the loop has
