@@ -1,8 +1,7 @@
 """`robot-stack record` on the simulated rig, in real time: scripted takes read back with plain zarr,
 kill -9 mid-episode, a full disk, a stalled camera, and --resume against another rig.
 
-The rig is the default sim rig with its ports in a folder of this module, two small cameras (so the
-renders leave the two cores to the loop) and short ramp-in and park times; it is calibrated once.
+The rig is `record_support`'s: the default sim rig, two small cameras, calibrated once.
 """
 
 from __future__ import annotations
@@ -20,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import yaml
 import zarr
+from record_support import calibrated_rig, write_rig
 from rich.console import Console
 
 from robot_stack.app.cli import main as cli
@@ -30,42 +29,9 @@ REPO = Path(__file__).resolve().parent.parent
 SHORT = ["--episode-seconds", "2.5", "--reset-seconds", "0.3", "--ramp-in", "0.5"]
 
 
-def write_rig(folder: Path, **camera_changes) -> Path:
-    from drivers.sim.rig import rig_with_ports_in
-    from robot_stack.rig import load_rig
-
-    rig = rig_with_ports_in(load_rig(REPO / "hardware.yaml"), folder)
-    data = rig.model_dump(mode="json", exclude_none=True)
-    data["cameras"] = {
-        name: {**data["cameras"][name], "width": 128, "height": 96, "fps": 15, **camera_changes}
-        for name in ("cam_high", "cam_left_wrist")
-    }
-    data["deploy"]["safety"].update(ramp_in_s=0.5, park_s=0.5)
-    path = folder / "rig.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
 @pytest.fixture(scope="module")
 def rig_path(tmp_path_factory) -> Path:
-    """A calibrated sim rig file (calibration files beside it, motor EEPROM beside its ports)."""
-    from calibration.files import calibration_path, save_calibration
-    from calibration.guides import AutoGuide
-    from calibration.procedure import calibrate_arm
-    from drivers.dynamixel.arm import DynamixelArm
-    from drivers.sim.rig import SimRig
-    from robot_stack.rig import load_rig
-
-    folder = tmp_path_factory.mktemp("record_rig")
-    path = write_rig(folder)
-    rig = load_rig(path)
-    with SimRig(rig, realtime=True, operator=False, seed=1) as sim:
-        for name in rig.arms:
-            with DynamixelArm.from_rig(rig, name, torque=False) as arm:
-                save_calibration(
-                    calibrate_arm(arm, AutoGuide(sim), rig.name), calibration_path(rig, path, name)
-                )
-    return path
+    return calibrated_rig(tmp_path_factory.mktemp("record_rig"))
 
 
 def digest(root: Path) -> dict[str, str]:

@@ -189,3 +189,7 @@ class RigSpec(StrictModel):
 
     def arms_with_role(self, role: str) -> dict[str, ArmSpec]:
         return {name: arm for name, arm in self.arms.items() if arm.role == role}
+
+    def follower_joint_names(self) -> list[str]:
+        """Follower joints pair by pair, as `follower/joint`: the column order of recorded episodes."""
+        return [f"{p.follower}/{j}" for p in self.pairs for j in self.arms[p.follower].joint_names]

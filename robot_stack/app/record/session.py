@@ -99,9 +99,7 @@ class RecordSession:
         self.clock = loop.clock
         self.rig = loop.rig
         self.cameras = pump.cameras
-        self.joint_names = [
-            f"{p.follower}/{j}" for p in self.rig.pairs for j in self.rig.arms[p.follower].joint_names
-        ]
+        self.joint_names = self.rig.follower_joint_names()
         self.operator_name = options.operator or _user()
         self.phase = "starting"
         self.phase_until: float | None = None

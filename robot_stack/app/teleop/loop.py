@@ -56,13 +56,13 @@ class TickSample:
 
 @dataclass
 class PairState:
-    leader: RigArm
+    leader: RigArm | None  # None when the goals come from elsewhere (replay)
     follower: RigArm
     limiter: StepLimiter
     ramp: Ramp | None = None
     rest: np.ndarray | None = None
     command: np.ndarray | None = None
-    tracking_error: np.ndarray | None = None  # |leader - follower| per joint, last tick
+    tracking_error: np.ndarray | None = None  # |where it should be - follower| per joint, last tick
     pending_leader_t: float | None = None  # capture time of the leader reading behind the last goal
 
 
@@ -111,13 +111,10 @@ class TeleopLoop:
     # -- start ---------------------------------------------------------------------------------
     def start(self) -> None:
         """Read every arm; refuse if a leader is too far from its follower; set up the ramp-in."""
-        self.pairs = []
-        refusals = []
+        readings = self._prime()
         now = self.clock.now()
-        try:
-            readings = self.reader.prime()
-        except BusFault as exc:
-            raise TeleopFault(f"stopped: {exc.message}", hint=exc.hint) from exc
+        refusals = []
+        self.pairs = []
         for pair in self.rig.pairs:
             leader, follower = self.arms[pair.leader], self.arms[pair.follower]
             q_leader = leader.map.to_values(readings[pair.leader].positions)
@@ -133,18 +130,7 @@ class TeleopLoop:
                     f"{pair.follower}/{gap.joint} is {gap.distance:.2f} rad ({np.degrees(gap.distance):.0f}°) "
                     f"from {pair.leader}"
                 )
-            spec = self.rig.arms[pair.follower]
-            rest = np.array(spec.rest_pose) if spec.rest_pose is not None else q_follower.copy()
-            self.pairs.append(
-                PairState(
-                    leader,
-                    follower,
-                    StepLimiter(step_sizes(spec, self.safety), q_follower),
-                    ramp=Ramp(q_follower, now, self.ramp_in_s),
-                    rest=follower.map.clip(rest),
-                    command=q_follower.copy(),
-                )
-            )
+            self.pairs.append(self._pair_state(leader, follower, q_follower, now))
         if refusals:
             raise TeleopRefused(
                 "leaders too far from their followers to start (limit "
@@ -152,8 +138,40 @@ class TeleopLoop:
                 hint="move each leader close to its follower's pose first (or raise "
                 "deploy.safety.max_start_error_rad in the rig file)",
             )
+        self._started()
+
+    def _prime(self) -> dict:
+        try:
+            return self.reader.prime()
+        except BusFault as exc:
+            raise TeleopFault(f"stopped: {exc.message}", hint=exc.hint) from exc
+
+    def _pair_state(
+        self, leader: RigArm | None, follower: RigArm, q_follower: np.ndarray, now: float
+    ) -> PairState:
+        """A follower ramping in from where it stands, step-limited, with its rest pose for parking."""
+        spec = self.rig.arms[follower.name]
+        rest = np.array(spec.rest_pose) if spec.rest_pose is not None else q_follower.copy()
+        return PairState(
+            leader,
+            follower,
+            StepLimiter(step_sizes(spec, self.safety), q_follower),
+            ramp=Ramp(q_follower, now, self.ramp_in_s),
+            rest=follower.map.clip(rest),
+            command=q_follower.copy(),
+        )
+
+    def _started(self) -> None:
         self.status.phase = "ramp" if self.ramp_in_s > 0 else "teleop"
         self.event("info", f"started; ramp-in over {self.ramp_in_s:.1f} s")
+
+    def wanted(self, state: PairState, readings: dict, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(where the follower should go, where it should be now) for this tick: its leader's pose."""
+        reading = readings[state.leader.name]
+        q_leader = state.leader.map.to_values(reading.positions)
+        self._note_latency(state)
+        state.pending_leader_t = reading.t
+        return q_leader, q_leader
 
     # -- one tick ------------------------------------------------------------------------------
     def tick(self, t: float | None = None) -> TickSample:
@@ -167,29 +185,26 @@ class TeleopLoop:
             observation, action, leaders, currents = [], [], [], []
             ramping = False
             for state in self.pairs:
-                q_leader = state.leader.map.to_values(readings[state.leader.name].positions)
                 follower_reading = readings[state.follower.name]
                 q_follower = state.follower.map.to_values(follower_reading.positions)
-                self._note_latency(state)
-                target = state.follower.map.clip(q_leader)
+                goal, reference = self.wanted(state, readings, t)
+                target = state.follower.map.clip(goal)
                 if state.ramp is not None and not state.ramp.done(t):
                     target = state.ramp(target, t)
                     ramping = True
                 command = state.limiter(target)
                 state.command = command
-                state.tracking_error = np.abs(q_leader - q_follower)
-                state.pending_leader_t = readings[state.leader.name].t
+                state.tracking_error = np.abs(reference - q_follower)
                 observation.append(q_follower)
                 action.append(command)
-                leaders.append(q_leader)
+                leaders.append(goal)
                 currents.append(
                     follower_reading.currents
                     if follower_reading.currents is not None
                     else np.zeros(len(q_follower))
                 )
             if not ramping and self.status.phase == "ramp":
-                self.status.phase = "teleop"
-                self.event("info", "ramp-in done: followers track their leaders")
+                self._ramp_done()
         with self.loop.section("bus_write"):
             for state in self.pairs:
                 state.follower.io.submit_goal(state.follower.map.to_ticks(state.command))
@@ -200,6 +215,10 @@ class TeleopLoop:
             leader=np.concatenate(leaders),
             follower_current=np.concatenate(currents).astype(np.float32),
         )
+
+    def _ramp_done(self) -> None:
+        self.status.phase = "teleop"
+        self.event("info", "ramp-in done: followers track their leaders")
 
     def _note_latency(self, state: PairState) -> None:
         written = state.follower.io.goal_written_t
@@ -215,9 +234,11 @@ class TeleopLoop:
         duration_s: float | None = None,
         on_tick: Callable[[TickSample], None] | None = None,
         park: bool = True,
+        before_park: Callable[[], None] | None = None,
     ) -> LoopStats:
-        """Start, tick until `stop` (or `duration_s`, or a fault), then park. A fault is re-raised
-        after parking (TeleopFault), so the caller can report it."""
+        """Start, tick until `stop` (or `duration_s`, or a fault), then park. `before_park` runs once
+        the ticks end, with the followers where they stopped (replay reads the task's outcome there).
+        A fault is re-raised after parking (TeleopFault), so the caller can report it."""
         self.start()
         self.status.running = True
         fault: BaseException | None = None
@@ -234,6 +255,11 @@ class TeleopLoop:
             if self.stopped_ticking_at is None:
                 self.stopped_ticking_at = time.monotonic()
             self.status.running = False
+            if before_park is not None:
+                try:
+                    before_park()
+                except Exception as exc:  # noqa: BLE001 — the followers park whatever happened
+                    self.event("error", f"before parking: {exc}")
             if park:
                 self.park()
             self.status.phase = "stopped"

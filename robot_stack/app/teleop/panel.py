@@ -14,7 +14,9 @@ from robot_stack.app.teleop.loop import TeleopLoop
 LEVEL_STYLE = {"info": "dim", "warning": "yellow", "error": "bold red"}
 
 
-def teleop_panel(loop: TeleopLoop, title: str = "teleop") -> Group:
+def teleop_panel(
+    loop: TeleopLoop, title: str = "teleop", tracking_title: str = "leader − follower (deg; gripper %)"
+) -> Group:
     stats = loop.loop.stats()
     status = loop.status
     head = Table.grid(padding=(0, 2))
@@ -30,13 +32,13 @@ def teleop_panel(loop: TeleopLoop, title: str = "teleop") -> Group:
     )
     bus = "  ".join(f"{name} {a.io.last_cycle_s * 1000:.1f} ms" for name, a in loop.arms.arms.items())
     head.add_row(
-        f"leader→follower p50 {latency.get('p50_ms', float('nan')):.1f} / p99 {latency.get('p99_ms', float('nan')):.1f} ms",
+        f"leader→follower p50 {latency['p50_ms']:.1f} / p99 {latency['p99_ms']:.1f} ms" if latency else "",
         f"bus: {bus}",
         "",
         "realtime" if stats.realtime else "[yellow]not realtime[/]",
     )
 
-    tracking = Table(title="leader − follower (deg; gripper %)", title_justify="left", box=None)
+    tracking = Table(title=tracking_title, title_justify="left", box=None)
     tracking.add_column("follower")
     joint_names = loop.pairs[0].follower.joint_names if loop.pairs else []
     for joint in joint_names:
