@@ -4,7 +4,8 @@ Today: validate and show the default rig, hold its control rate on this machine,
 episodes of both tasks on the simulated rig — leader servos → driver → follower servos → physics —
 and report whether each task succeeded; then calibrate the simulated arms (`calibrate --auto`) and
 record a small dataset with `robot-stack record` (the scripted operator does two transfer-cube
-demonstrations, in real time, with the four cameras at 15 fps) into a temporary folder, and list it.
+demonstrations, in real time, with the four cameras at 15 fps) into a temporary folder, list it, and
+replay the first one in its recorded scene (does it succeed again?).
 Then train a small ACT on them (minutes) and deploy it with `robot-stack deploy` on held-out scenes,
 which prints the success rate.
 """
@@ -93,6 +94,10 @@ def record_demo(console: Console, rig: Path, episodes: int = 2, folder: Path | N
             ["record", "--dataset", str(dataset), "--task", "transfer_cube", "--episodes", str(episodes)],
         ),
         ("The recorded dataset", ["dataset", "list", str(dataset)]),
+        (
+            "Replay the first demonstration in its own scene",
+            ["replay", "--dataset", str(dataset), "--episode", "0"],
+        ),
     ]
     for title, argv in steps:
         console.print(Rule(f"[bold]{title}[/]  robot-stack {' '.join(argv)}"))
