@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.setup-stamp
 export MUJOCO_GL ?= egl
 
-.PHONY: setup demo test bench bench-quick lint clean
+.PHONY: setup demo demo-full test bench bench-quick lint clean
 
 setup: $(STAMP)
 
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml scripts/setup.sh
 
 demo: setup
 	$(PY) -m robot_stack.app.demo
+
+demo-full: setup
+	$(PY) -m robot_stack.app.demo --full
 
 test: setup
 	$(PY) -m pytest -q

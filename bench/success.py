@@ -7,11 +7,12 @@ evaluate on held-out seeds, for transfer_cube and insertion.
 Full protocol (the ACT paper's simulated setting): 50 successful scripted demonstrations per task
 (seeds 0, 1, ...; a seed the scripted operator fails is skipped), the `sim-cpu` preset trained for its
 time budget (60 min), 50 evaluation episodes on seeds 1000-1049 (never used for demonstrations), in
-lockstep time through the driver stack. The quick version records 2 short-camera demonstrations per
-task, trains the `test` preset for 20 steps and evaluates 2 episodes: its success rates mean nothing.
+lockstep time through the driver stack. The quick version records 2 short (3 s) takes with 48×64
+cameras per task, trains the `test` preset for 20 steps and evaluates 2 episodes: its success rates
+mean nothing.
 
-The demonstrations come from `record_demos` below, the one place to switch to `robot-stack record`
-once that command exists.
+The demonstrations are recorded with `robot-stack record` (scripted operator, real time): see
+`record_demos`.
 """
 
 from __future__ import annotations
@@ -26,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common  # noqa: E402
 import yaml  # noqa: E402
 
+from drivers.sim.rig import rig_with_ports_in  # noqa: E402
 from policies import make_config  # noqa: E402
 from robot_stack.app.cli import main as cli  # noqa: E402
 from robot_stack.app.evaluation import EvalSettings, evaluate  # noqa: E402
-from robot_stack.app.scripted_demos import record_scripted_demos  # noqa: E402
 from robot_stack.rig import RigSpec, load_rig  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -40,27 +41,54 @@ PAPER = {"transfer_cube": 0.86, "insertion": 0.32}
 TARGET = {"transfer_cube": 0.90, "insertion": 0.50}
 
 
-def record_demos(rig: RigSpec, path: Path, task: str, count: int) -> dict:
-    """`count` successful scripted demonstrations of `task` into the dataset at `path`.
+def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: float | None = None) -> dict:
+    """`count` successful scripted demonstrations of `task` recorded with `robot-stack record`.
 
-    Today: the sim's scripted operator through the driver stack (robot_stack.app.scripted_demos).
-    Switch to `robot-stack record --task TASK --episodes COUNT` (scripted operator) when it exists."""
+    The rig is calibrated first (`calibrate --auto`); `record` runs the scripted operator in real time
+    through the whole stack (teleop loop, calibrated arms, cameras, episode writer) with a new scene
+    seed per take. Takes the scripted operator fails are removed (`dataset remove`), and more are
+    recorded (`--resume`) until `count` successes or 2 × count takes."""
+    from robot_stack.store import Dataset
+
     started = time.time()
-    results = record_scripted_demos(rig, path, task, range(10 * count), count=count)
-    kept = [r.seed for r in results if r.kept]
+    base = ["--rig", str(rig_file)]
+    if cli([*base, "calibrate", "--auto"]) != 0:
+        raise SystemExit("success: calibrate --auto failed")
+    tried = kept = next_seed = 0
+    failed_seeds: list[int] = []
+    while kept < count and tried < 2 * count:
+        argv = [*base, "record", "--dataset", str(path), "--task", task, "--episodes", str(count - kept)]
+        argv += ["--reset-seconds", "0.5", "--seed", str(next_seed)] + (["--resume"] if path.exists() else [])
+        if short_s is not None:
+            argv += ["--episode-seconds", str(short_s)]
+        if cli(argv) != 0:
+            raise SystemExit("success: record failed")
+        with Dataset.open(path) as dataset:
+            episodes = dataset.episodes()
+        next_seed = max(a.get("seed") for a in episodes.values()) + 1  # failed scenes are not retried
+        failed = [k for k, attrs in episodes.items() if short_s is None and not attrs.get("success")]
+        tried += count - kept
+        if failed:
+            failed_seeds += [episodes[k].get("seed") for k in failed]
+            cli(["dataset", "remove", str(path), ",".join(map(str, failed)), "--yes"])
+        kept = len(episodes) - len(failed)
+    with Dataset.open(path) as dataset:
+        seeds = sorted(a.get("seed") for a in dataset.episodes().values())
     return {
-        "kept": len(kept),
-        "tried": len(results),
-        "scripted_success_rate": len(kept) / max(1, len(results)),
-        "seeds": [min(kept), max(kept)] if kept else None,
+        "recorded_with": "robot-stack record --operator scripted (real time, calibrated arms, cameras)",
+        "kept": kept,
+        "tried": tried,
+        "scripted_success_rate": kept / max(1, tried),
+        "failed_seeds": failed_seeds,
+        "seeds": [seeds[0], seeds[-1]] if seeds else None,
         "wall_s": time.time() - started,
     }
 
 
-def demo_rig(cameras: list[str] | None, size: tuple[int, int] | None) -> RigSpec:
+def demo_rig(cameras: list[str] | None, size: tuple[int, int] | None, ports: Path) -> RigSpec:
     """The root rig with only the cameras the policy uses (rendering the others would cost time for
-    nothing), optionally at another size."""
-    data = load_rig(REPO / "hardware.yaml").model_dump(mode="json")
+    nothing), optionally at another size, its serial ports (and motor EEPROM) in `ports`."""
+    data = rig_with_ports_in(load_rig(REPO / "hardware.yaml"), ports).model_dump(mode="json")
     keep = cameras or list(data["cameras"])
     data["cameras"] = {name: dict(data["cameras"][name]) for name in keep}
     if size is not None:
@@ -102,13 +130,13 @@ def main() -> None:
     for task in args.tasks:
         entry = result["tasks"][task] = {"policies": {}}
         cameras = make_config("act", preset).data.cameras  # sim-cpu: cam_high; test and paper: all
-        rig = demo_rig(cameras, (48, 64) if args.quick else None)
+        rig = demo_rig(cameras, (48, 64) if args.quick else None, workdir / f"{task}_ports")
         rig_file = workdir / f"{task}_rig.yaml"
         rig_file.parent.mkdir(parents=True, exist_ok=True)
         rig_file.write_text(yaml.safe_dump(rig.model_dump(mode="json"), sort_keys=False))
         dataset = workdir / f"{task}.zarr"
         print(f"success: {task}: recording {demos} scripted demonstrations", file=sys.stderr, flush=True)
-        entry["demos"] = record_demos(rig, dataset, task, demos)
+        entry["demos"] = record_demos(rig_file, dataset, task, demos, short_s=3.0 if args.quick else None)
         for policy in args.policies:
             run = workdir / f"{task}_{policy}"
             overrides = []

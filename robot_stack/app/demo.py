@@ -12,8 +12,10 @@ which prints the success rate.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -26,8 +28,19 @@ from robot_stack.app.sim_episode import mirrored_episode
 from robot_stack.rig import load_rig
 
 DEMO_CAMERA_FPS = 15
-TRAIN_MINUTES = 3  # the demo's training budget (the sim-cpu preset's own is an hour)
-DEPLOY_EPISODES = 3
+
+
+@dataclass(frozen=True)
+class Scale:
+    demos: int
+    train_minutes: float
+    deploy_episodes: int
+
+
+# `make demo`: the pipeline end to end in minutes; `make demo-full`: the recipe that makes a policy
+# worth deploying on this CPU (50 demonstrations, the sim-cpu preset's hour, 20 held-out scenes).
+QUICK = Scale(demos=2, train_minutes=3, deploy_episodes=3)
+FULL = Scale(demos=50, train_minutes=60, deploy_episodes=20)
 
 STEPS = [
     ("Check the rig description", ["rig", "check"]),
@@ -36,7 +49,18 @@ STEPS = [
 ]
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m robot_stack.app.demo",
+        description="The main job on the simulated rig: record, train, deploy, success rate.",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help=f"the full recipe ({FULL.demos} demonstrations, {FULL.train_minutes:g} min of training, "
+        f"{FULL.deploy_episodes} held-out scenes; about 1.5 h on 2 cores) instead of the quick one",
+    )
+    scale = FULL if parser.parse_args(argv).full else QUICK
     console = Console()
     rig = Path("hardware.yaml")
     for number, (title, argv) in enumerate(STEPS, start=1):
@@ -60,10 +84,10 @@ def main() -> int:
         )
         if not outcome.success:
             return 1
-    status = record_demo(console, rig, folder=folder)
+    status = record_demo(console, rig, episodes=scale.demos, folder=folder)
     if status != 0:
         return status
-    status = deploy_demo(console, folder)
+    status = deploy_demo(console, folder, scale.train_minutes, scale.deploy_episodes)
     if status != 0:
         return status
     console.print(Rule("[bold green]demo finished[/]"))
@@ -109,13 +133,13 @@ def record_demo(console: Console, rig: Path, episodes: int = 2, folder: Path | N
     return 0
 
 
-def deploy_demo(console: Console, folder: Path, episodes: int = DEPLOY_EPISODES) -> int:
-    """Train a small ACT on the recorded demonstrations (a few minutes) and deploy it through
-    `robot-stack deploy` — planner thread, 50 Hz executor, temporal ensembling, safety layer — on
-    held-out scenes of the simulated rig; the command prints the success rate.
+def deploy_demo(console: Console, folder: Path, train_minutes: float, episodes: int) -> int:
+    """Train ACT (sim-cpu preset) on the recorded demonstrations for `train_minutes` and deploy it
+    through `robot-stack deploy` — planner thread, 50 Hz executor, temporal ensembling, safety layer —
+    on held-out scenes of the simulated rig; the command prints the success rate.
 
-    Minutes of training on two demonstrations make a policy that moves, not one that succeeds:
-    this shows the pipeline end to end; bench/success.py measures the method (hours), and
+    In the quick demo, minutes of training on two demonstrations make a policy that moves, not one
+    that succeeds: it shows the pipeline end to end; bench/success.py measures the method (hours), and
     bench/deploy.py the runtime with a policy that is right (the scripted operator's plan). The
     deploy rig is the recording rig with only the policy's camera (sim-cpu: cam_high), so the
     simulator renders one camera instead of four.
@@ -128,10 +152,10 @@ def deploy_demo(console: Console, folder: Path, episodes: int = DEPLOY_EPISODES)
     deploy_rig.write_text(yaml.safe_dump(data, sort_keys=False))
     steps = [
         (
-            f"Train a small ACT policy ({TRAIN_MINUTES:g} min on this CPU)",
+            f"Train an ACT policy ({train_minutes:g} min on this CPU)",
             demo_rig,
             ["train", "--policy", "act", "--dataset", str(dataset), "--out", str(run), "--preset", "sim-cpu"]
-            + ["--set", f"train.time_budget_min={TRAIN_MINUTES}", "--set", "train.val_every=100"],
+            + ["--set", f"train.time_budget_min={train_minutes}", "--set", "train.val_every=100"],
         ),
         (
             f"Deploy it on {episodes} held-out scenes (planner + 50 Hz executor, real time)",
