@@ -30,9 +30,12 @@ def _ms(p: dict | None, keys: Iterable[str] = ("p50", "p99", "max")) -> str:
     return "  ".join(f"{k} {p[k]:.1f}" for k in keys if p.get(k) is not None)
 
 
-def deploy_panel(data: dict, events: Iterable[dict] | None = None, title: str = "deploy") -> RenderableType:
+def deploy_panel(
+    data: dict, events: Iterable[dict] | None = None, title: str = "deploy", keys: Iterable[str] = ()
+) -> RenderableType:
     """`data`: a telemetry snapshot; `events`: recent events (dicts with t, name, severity, detail),
-    newest last (default: the snapshot's own)."""
+    newest last (default: the snapshot's own); `keys`: lines about the terminal's keys (the help,
+    the answers to the last keys pressed)."""
     if not data:
         return Text("waiting for telemetry …", style="dim")
     phase = data.get("phase", "?")
@@ -96,4 +99,5 @@ def deploy_panel(data: dict, events: Iterable[dict] | None = None, title: str = 
             f"{ago:7.1f} s ago  {event['name']}: {event['detail']}\n",
             style=SEVERITY_STYLE.get(event["severity"], ""),
         )
-    return Group(head, table, lines)
+    footer = Text("\n".join(keys), style="dim")
+    return Group(head, table, lines, footer)

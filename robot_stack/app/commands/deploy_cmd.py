@@ -30,7 +30,8 @@ examples:
   robot-stack deploy --checkpoint runs/act --task transfer_cube --seed 1000 --episodes 10
                                                              sim rig: 10 episodes, success rate at the end
 
-While it runs: `robot-stack ctl status | start | stop | estop | takeover | release` and
+While it runs, at its terminal: t take over (the leaders drive), r release, e or space e-stop,
+q stop; from anywhere: `robot-stack ctl status | start | stop | estop | takeover | release` and
 `robot-stack ctl watch` (live telemetry). Ctrl-C or SIGTERM parks the followers, applies
 deploy.safety.torque_on_stop and exits 0; a bus fault parks what still works and exits 1 naming the
 arm and motor. Needs calibrated arms (`robot-stack calibrate`).
@@ -167,10 +168,18 @@ def _run(args: argparse.Namespace) -> int:
         if args.quiet:
             report, outcomes = _run_quiet(work)
         else:
+            from robot_stack.app.deploy_keys import DeployKeys
             from robot_stack.app.deploy_panel import deploy_panel
             from robot_stack.app.live import run_with_panel
 
-            report, outcomes = run_with_panel(work, lambda: deploy_panel(daemon.status()), console)
+            stop = threading.Event()
+            with DeployKeys(lambda command: daemon.executor.submit(command), stop) as keys:
+                report, outcomes = run_with_panel(
+                    work,
+                    lambda: deploy_panel(daemon.status(), keys=[keys.help, *keys.answers]),
+                    console,
+                    stop=stop,
+                )
         recorded = daemon.recorder
     _summary(console, report, outcomes, recorded)
     return 0
