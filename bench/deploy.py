@@ -3,13 +3,15 @@ planner → executor latency per transport, and success in real time versus lock
 
     python bench/deploy.py --out docs/bench/deploy.json      # 5 min of executor timing, 5 episodes per case
     python bench/deploy.py --quick --out /tmp/deploy.json    # 20 s, 1 episode per case
+    python bench/deploy.py --sections executor --out docs/bench/deploy_executor.json   # (1) alone
 
 1. **Executor period under planner load.** `robot-stack deploy`'s daemon (in-process planner thread,
    inproc link) runs a `sim-cpu` ACT checkpoint (ResNet-style backbone, chunk 100; trained one step on
    two scripted demos: the weights do not matter for timing) on the same 2-core machine as the
    simulated rig (MuJoCo physics, four emulated servo chains, the camera renderer). The executor's
-   `RateLoop` statistics: period error p50/p99/max, overruns, wake latency, tick busy time; beside it
-   the same loop with the planner idle (policy answering instantly) as the baseline.
+   `RateLoop` statistics: period error p50/p99/max, overruns, wake latency, tick busy time; then the
+   same with ACT in a `robot-stack policy-server` process of its own (ipc, as `deploy --remote`);
+   beside them the loop with the planner idle (policy answering instantly) as the baseline.
 2. **Planner → executor latency per transport.** (a) the bare link: `bench/deploy_link.py`'s echo
    round trip for this rig's observation (one 96×128 camera) over inproc, ipc, tcp; (b) in the
    runtime: capture → chunk arrival as the executor measures it, minus the planner's compute, with the
@@ -197,41 +199,85 @@ def _rounded(p) -> dict:
     return {"p50": round(p.p50_ms, 3), "p99": round(p.p99_ms, 3), "max": round(p.max_ms, 3)}
 
 
-def period_case(folder: Path, seconds: float, with_act: bool) -> dict:
-    """The executor ticking for `seconds` while the planner runs ACT (or answers instantly)."""
+def period_case(folder: Path, seconds: float, with_act: bool, planner_process: bool = False) -> dict:
+    """The executor ticking for `seconds` while the planner runs ACT (or answers instantly). With
+    `planner_process`, ACT runs in a `robot-stack policy-server` process of its own (one torch
+    thread, ipc link), as `deploy --remote` uses it: the executor's process then holds only the loop
+    and the bus threads, and no planner Python competes with them for the interpreter lock."""
     from deploy.daemon import DeployDaemon
     from policies import Policy
 
     rig = make_rig(folder)
     checkpoint = act_checkpoint(folder, rig) if with_act else None
-    with sim_process(rig, folder) as sim:
+    with contextlib.ExitStack() as stack:
+        sim = stack.enter_context(sim_process(rig, folder))
         calibrations, endpoint = sim.calibrations, sim.camera_endpoint
-        if with_act:
+        overrides: dict = {"checkpoint": checkpoint}
+        policy = None
+        if planner_process:
+            overrides["remote"] = stack.enter_context(policy_server(checkpoint, folder))
+        elif with_act:
             policy = Policy.load(checkpoint)
         else:
             from deploy.scripted_policy import ScriptedReplayPolicy
 
             policy = InstantPolicy(ScriptedReplayPolicy(rig, TASK, 1, image_size=(96, 128)).spec)
-        daemon = DeployDaemon(
-            rig, calibrations, settings(endpoint, checkpoint=checkpoint), policy=policy
-        ).open()
+        daemon = DeployDaemon(rig, calibrations, settings(endpoint, **overrides), policy=policy).open()
         try:
-            daemon.start()
+            daemon.start(timeout_s=60.0)
             daemon.executor.loop.reset_stats()
             load_before = os.getloadavg()[0]
             time.sleep(seconds)
             stats = daemon.executor.loop.stats()
-            planner = daemon.planner.stats()
+            planner = daemon.planner.stats() if daemon.planner is not None else None
             status = daemon.executor.status()
         finally:
             daemon.close()
     out = loop_figures(stats, planner)
     out["seconds"] = seconds
     out["policy"] = "act sim-cpu (chunk 100, 96×128 camera)" if with_act else "instant (planner idle)"
+    out["planner"] = out.get("planner") or {}
+    out["planner_where"] = (
+        "policy-server process (1 torch thread), ipc" if planner_process else "thread in the daemon, inproc"
+    )
+    out["chunks_accepted"] = status.get("chunks", {}).get("accepted")
     out["watchdog_holds"] = status["safety"].get("watchdog_holds", 0)
     out["phase_at_end"], out["fault"] = status["phase"], status["fault"]
     out["load_average_1min"] = {"before": load_before, "after": os.getloadavg()[0]}
     return out
+
+
+@contextlib.contextmanager
+def policy_server(checkpoint: Path, folder: Path):
+    """`robot-stack policy-server` on an ipc endpoint in `folder`; yields the endpoint once it listens."""
+    import subprocess
+
+    endpoint = f"ipc://{folder}/plan.sock"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    command = [
+        sys.executable,
+        "-m",
+        "robot_stack.app.cli",
+        "--rig",
+        str(folder / "rig.yaml"),
+        "policy-server",
+    ]
+    command += ["--checkpoint", str(checkpoint), "--bind", endpoint, "--quiet"]
+    log = open(folder / "policy-server.log", "w")  # noqa: SIM115 — closed below, after the process
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while not (folder / "plan.sock").exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"policy-server did not start: {(folder / 'policy-server.log').read_text()}"
+                )
+            time.sleep(0.1)
+        yield endpoint
+    finally:
+        process.terminate()
+        process.wait(30)
+        log.close()
 
 
 def link_cases(n: int, tmp: Path) -> dict:
@@ -407,7 +453,17 @@ def rate(rows: list[dict]) -> dict:
 
 
 def main() -> None:
-    args = _common.parser(__doc__).parse_args()
+    parser = _common.parser(__doc__)
+    parser.add_argument(
+        "--sections",
+        default="executor,latency,success",
+        help="what to measure, comma-separated: executor (1), latency (2), success (3); default all",
+    )
+    args = parser.parse_args()
+    sections = set(args.sections.split(","))
+    unknown = sections - {"executor", "latency", "success"}
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     os.environ.setdefault("MUJOCO_GL", "egl")
     import torch
 
@@ -431,13 +487,22 @@ def main() -> None:
                     json.dumps({"machine": _common.machine(), "partial": True, **result}, indent=2)
                 )
 
-        result["executor_with_act_planner"] = period_case(sub("act"), period_s, with_act=True)
-        save()
-        result["executor_planner_idle"] = period_case(sub("idle"), min(period_s, 60.0), with_act=False)
-        print(f"deploy: executor {result['executor_with_act_planner']['period_error_ms']}", file=sys.stderr)
-        result["link_round_trip_ms"] = link_cases(200 if quick else 1000, sub("link"))
-        result["runtime_latency"] = runtime_latency_cases(sub("latency"), 10.0 if quick else 30.0)
-        save()
+        if "executor" in sections:
+            result["executor_with_act_planner"] = period_case(sub("act"), period_s, with_act=True)
+            save()
+            result["executor_with_act_planner_process"] = period_case(
+                sub("act_process"), period_s, with_act=True, planner_process=True
+            )
+            save()
+            result["executor_planner_idle"] = period_case(sub("idle"), min(period_s, 60.0), with_act=False)
+            save()
+        if "latency" in sections:
+            result["link_round_trip_ms"] = link_cases(200 if quick else 1000, sub("link"))
+            result["runtime_latency"] = runtime_latency_cases(sub("latency"), 10.0 if quick else 30.0)
+            save()
+        if "success" not in sections:
+            _common.write(result, args.out)
+            return
         lockstep = lockstep_cases(sub("lockstep"), episodes)
         result["success"] = {"lockstep": {**rate(lockstep), "per_episode": lockstep}}
         save()

@@ -457,7 +457,7 @@ def decode_video(av, data: bytes) -> list[np.ndarray]:
 
 def main() -> int:
     args = _common.parser(__doc__.split("\n\n")[0]).parse_args()
-    sim_s, short_s, keep = (20.0, 15.0, 45) if args.quick else (180.0, 60.0, 150)
+    sim_s, short_s, keep = (20.0, 15.0, 30) if args.quick else (180.0, 60.0, 30)
     folder = Path(tempfile.mkdtemp(prefix="bench_record_"))
     try:
         return run_all(args, folder, sim_s, short_s, keep)
