@@ -56,6 +56,7 @@ TASK = "transfer_cube"
 SEED_START = 1000  # held out from demonstrations, as in evaluation
 # The watchdog must outlast the slowest planner cycle measured (300 ms added + compute + a tick).
 WATCHDOG = {"hold_after_s": 1.0, "park_after_s": 3.0}
+CHECKPOINT_EPISODE_S = 15.0  # a trained policy's episode limit, as in evaluation
 
 
 def make_rig(folder: Path, size=(96, 128)):
@@ -363,9 +364,10 @@ def _ms(values: np.ndarray) -> dict:
     }
 
 
-def lockstep_cases(folder: Path, episodes: int) -> list[dict]:
+def lockstep_cases(folder: Path, episodes: int, checkpoint: Path | None = None) -> list[dict]:
     from deploy.scripted_policy import ScriptedReplayPolicy
     from drivers.sim.rig import rig_with_ports_in
+    from policies import Policy
     from robot_stack.app.evaluation.rollout import default_replan_every, run_episode
 
     rig = make_rig(folder)
@@ -377,21 +379,27 @@ def lockstep_cases(folder: Path, episodes: int) -> list[dict]:
     out = []
     for k in range(episodes):
         seed = SEED_START + k
-        policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=0.0)
+        if checkpoint is None:
+            policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=0.0)
+            limit_s = policy.duration + 3.0
+        else:
+            policy, limit_s = Policy.load(checkpoint), CHECKPOINT_EPISODE_S
         with tempfile.TemporaryDirectory(prefix="bench_lockstep_") as ports:
             result = run_episode(
                 policy,
                 rig_with_ports_in(rig, ports),
                 TASK,
                 seed,
-                max_seconds=policy.duration + 3.0,
+                max_seconds=limit_s,
                 replan_every=default_replan_every(policy),
             )
         out.append({"seed": seed, "success": result.success, "success_s": result.success_time_s})
     return out
 
 
-def realtime_cases(folder: Path, mode: str, latency_s: float, episodes: int) -> list[dict]:
+def realtime_cases(
+    folder: Path, mode: str, latency_s: float, episodes: int, checkpoint: Path | None = None
+) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
     from deploy.daemon import DeployDaemon
@@ -404,19 +412,26 @@ def realtime_cases(folder: Path, mode: str, latency_s: float, episodes: int) -> 
         calibrations, cam = sim.calibrations, sim.camera_endpoint
         for k in range(episodes):
             seed = SEED_START + k
-            policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=float("inf"), image_size=(96, 128))
-            config = settings(cam, mode=mode, m=0.01, added_latency_s=latency_s, autostart=False)
+            config = settings(
+                cam, mode=mode, m=0.01, added_latency_s=latency_s, autostart=False, checkpoint=checkpoint
+            )
+            if checkpoint is None:
+                policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=float("inf"), image_size=(96, 128))
+                limit_s = policy.duration + 3.0
+            else:
+                policy, limit_s = None, CHECKPOINT_EPISODE_S
             daemon = DeployDaemon(rig, calibrations, config, policy=policy).open()
             row: dict = {"seed": seed}
             try:
                 daemon.start()
                 executor = daemon.executor
                 sim.reset(seed)
-                policy.restart(seed, time.monotonic() + ramp + 0.1)
+                if policy is not None:
+                    policy.restart(seed, time.monotonic() + ramp + 0.1)
                 started = time.monotonic()
                 ok, error, _ = executor.submit("start")
                 success_at = None
-                while ok and not executor.ended and time.monotonic() - started < ramp + policy.duration + 3.0:
+                while ok and not executor.ended and time.monotonic() - started < ramp + limit_s:
                     if sim.success():
                         success_at = time.monotonic() - started - ramp - 0.1
                         break
@@ -459,6 +474,12 @@ def main() -> None:
         default="executor,latency,success",
         help="what to measure, comma-separated: executor (1), latency (2), success (3); default all",
     )
+    parser.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="(3) with this trained checkpoint (its rig: cam_high) instead of the scripted replay policy",
+    )
+    parser.add_argument("--episodes", type=int, help="(3) episodes per case (default 5; quick 1)")
     args = parser.parse_args()
     sections = set(args.sections.split(","))
     unknown = sections - {"executor", "latency", "success"}
@@ -470,7 +491,7 @@ def main() -> None:
     torch.set_num_threads(1)  # the planner's inference leaves the other core to the loop and the sim
     quick = args.quick
     period_s = 20.0 if quick else 300.0
-    episodes = 1 if quick else 5
+    episodes = args.episodes or (1 if quick else 5)
     latencies = (0.0, 0.3) if quick else (0.0, 0.1, 0.3)
     result: dict = {"task": TASK, "watchdog": WATCHDOG}
     with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
@@ -503,18 +524,31 @@ def main() -> None:
         if "success" not in sections:
             _common.write(result, args.out)
             return
-        lockstep = lockstep_cases(sub("lockstep"), episodes)
+        checkpoint = args.checkpoint
+        modes = ["latest", "ensemble", "rtc"]
+        if checkpoint is not None:
+            from policies import Policy
+
+            if not Policy.load(checkpoint).supports_prefix:
+                modes.remove("rtc")  # real-time chunking needs a diffusion or flow policy
+        lockstep = lockstep_cases(sub("lockstep"), episodes, checkpoint)
         result["success"] = {"lockstep": {**rate(lockstep), "per_episode": lockstep}}
         save()
         realtime = {}
-        for mode in ("latest", "ensemble", "rtc"):
+        for mode in modes:
             for latency in latencies:
-                rows = realtime_cases(sub(f"rt_{mode}_{int(latency * 1000)}"), mode, latency, episodes)
+                rows = realtime_cases(
+                    sub(f"rt_{mode}_{int(latency * 1000)}"), mode, latency, episodes, checkpoint
+                )
                 realtime[f"{mode}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 result["success"]["realtime"] = realtime
                 save()
         result["success"] = {
-            "policy": "ScriptedReplayPolicy (the scripted operator's plan as 1 s chunks; open loop)",
+            "policy": (
+                "ScriptedReplayPolicy (the scripted operator's plan as 1 s chunks; open loop)"
+                if checkpoint is None
+                else f"checkpoint {checkpoint}"
+            ),
             "seeds": [SEED_START, SEED_START + episodes - 1],
             "lockstep": {**rate(lockstep), "per_episode": lockstep},
             "realtime": realtime,
