@@ -57,6 +57,10 @@ SEED_START = 1000  # held out from demonstrations, as in evaluation
 # The watchdog must outlast the slowest planner cycle measured (300 ms added + compute + a tick).
 WATCHDOG = {"hold_after_s": 1.0, "park_after_s": 3.0}
 CHECKPOINT_EPISODE_S = 15.0  # a trained policy's episode limit, as in evaluation
+CHECKPOINT_CAMERA_SIZE = (
+    480,
+    640,
+)  # the camera as recorded for bench/success.py's training (resized by the policy)
 
 
 def make_rig(folder: Path, size=(96, 128)):
@@ -370,7 +374,7 @@ def lockstep_cases(folder: Path, episodes: int, checkpoint: Path | None = None) 
     from policies import Policy
     from robot_stack.app.evaluation.rollout import default_replan_every, run_episode
 
-    rig = make_rig(folder)
+    rig = make_rig(folder, CHECKPOINT_CAMERA_SIZE if checkpoint else (96, 128))
     # lockstep on a loaded machine: the emulated motors (no real-time threads here) may answer late
     data = rig.model_dump(mode="json")
     for arm in data["arms"].values():
@@ -405,7 +409,7 @@ def realtime_cases(
     from deploy.daemon import DeployDaemon
     from deploy.scripted_policy import ScriptedReplayPolicy
 
-    rig = make_rig(folder)
+    rig = make_rig(folder, CHECKPOINT_CAMERA_SIZE if checkpoint else (96, 128))
     ramp = rig.deploy.safety.ramp_in_s
     out = []
     with sim_process(rig, folder) as sim:
