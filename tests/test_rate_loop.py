@@ -125,3 +125,18 @@ def test_real_clock_loop_keeps_rate_and_reports_statistics():
 def test_rate_must_be_positive():
     with pytest.raises(ValueError, match="rate must be positive"):
         RateLoop(0)
+
+
+def test_the_heap_stays_frozen_until_the_last_loop_ends():
+    import gc
+
+    from robot_stack.realtime import frozen_heap
+
+    assert gc.get_freeze_count() == 0
+    with frozen_heap():
+        outer = gc.get_freeze_count()
+        assert outer > 0  # everything alive at the start is out of the collector's sweeps
+        with frozen_heap():  # a park loop inside, or a second loop alongside
+            pass
+        assert gc.get_freeze_count() >= outer
+    assert gc.get_freeze_count() == 0
