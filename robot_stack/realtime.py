@@ -50,17 +50,17 @@ def short_gil_switch_interval() -> Iterator[None]:
 
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
-    """Collect once, then keep everything alive now out of the garbage collector's sweeps.
+    """Keep every object alive now out of the garbage collector's sweeps while the loop runs.
 
     A full collection stops every thread of the process, the loop's included, for as long as it
     takes to walk all tracked objects: measured 30–80 ms ticks in a recorder that had run the
     simulator and its renderer before (4 overruns in 60 s; none with the heap frozen). Objects made
-    while the loop runs are still collected; the frozen ones are only not walked again. Loops may
-    nest or overlap (a park loop, the simulator's physics loop): the last one out unfreezes."""
+    while the loop runs are still collected; the frozen ones are only not walked again (garbage
+    frozen with them waits for the unfreeze: no collection first, as one would delay the loop's
+    start by as long as a sweep). Loops may nest or overlap (a park loop, the simulator's physics
+    loop): the last one out unfreezes."""
     global _frozen_loops
     with _frozen_lock:
-        if _frozen_loops == 0:  # a full collection now would stall the loops already running
-            gc.collect()
         gc.freeze()
         _frozen_loops += 1
     try:
