@@ -39,6 +39,7 @@ POLICIES = ("act", "diffusion")
 # ACT paper (Zhao et al. 2023), simulated ALOHA, 50 scripted demonstrations; and this issue's targets
 PAPER = {"transfer_cube": 0.86, "insertion": 0.32}
 TARGET = {"transfer_cube": 0.90, "insertion": 0.50}
+MAX_TAKES_PER_DEMO = 4  # give up when the scripted operator succeeds in fewer than 1 take in 4
 
 
 def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: float | None = None) -> dict:
@@ -47,17 +48,19 @@ def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: 
     The rig is calibrated first (`calibrate --auto`); `record` runs the scripted operator in real time
     through the whole stack (teleop loop, calibrated arms, cameras, episode writer) with a new scene
     seed per take. Takes the scripted operator fails are removed (`dataset remove`), and more are
-    recorded (`--resume`) until `count` successes or 2 × count takes."""
+    recorded (`--resume`, new seeds) until `count` successes or MAX_TAKES_PER_DEMO × count takes."""
     from robot_stack.store import Dataset
 
     started = time.time()
     base = ["--rig", str(rig_file)]
     if cli([*base, "calibrate", "--auto"]) != 0:
         raise SystemExit("success: calibrate --auto failed")
-    tried = kept = next_seed = 0
+    kept, next_seed = _recorded(path)  # a --workdir used before keeps what it has
+    tried = 0
     failed_seeds: list[int] = []
-    while kept < count and tried < 2 * count:
-        argv = [*base, "record", "--dataset", str(path), "--task", task, "--episodes", str(count - kept)]
+    while kept < count and tried < MAX_TAKES_PER_DEMO * count:
+        wanted = count - kept
+        argv = [*base, "record", "--dataset", str(path), "--task", task, "--episodes", str(wanted)]
         argv += ["--reset-seconds", "0.5", "--seed", str(next_seed)] + (["--resume"] if path.exists() else [])
         if short_s is not None:
             argv += ["--episode-seconds", str(short_s)]
@@ -65,24 +68,39 @@ def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: 
             raise SystemExit("success: record failed")
         with Dataset.open(path) as dataset:
             episodes = dataset.episodes()
-        next_seed = max(a.get("seed") for a in episodes.values()) + 1  # failed scenes are not retried
-        failed = [k for k, attrs in episodes.items() if short_s is None and not attrs.get("success")]
-        tried += count - kept
+        new = [k for k, a in episodes.items() if a.get("seed", -1) >= next_seed]
+        if not new:
+            raise SystemExit("success: record saved nothing (stopped?)")
+        tried += len(new)
+        next_seed = max(episodes[k]["seed"] for k in new) + 1  # failed scenes are not retried
+        failed = [k for k in new if short_s is None and not episodes[k].get("success")]
         if failed:
-            failed_seeds += [episodes[k].get("seed") for k in failed]
-            cli(["dataset", "remove", str(path), ",".join(map(str, failed)), "--yes"])
-        kept = len(episodes) - len(failed)
+            failed_seeds += [episodes[k]["seed"] for k in failed]
+            if cli(["dataset", "remove", str(path), ",".join(map(str, failed)), "--yes"]) != 0:
+                raise SystemExit("success: could not remove the failed takes")
+        kept, _ = _recorded(path)
     with Dataset.open(path) as dataset:
         seeds = sorted(a.get("seed") for a in dataset.episodes().values())
     return {
         "recorded_with": "robot-stack record --operator scripted (real time, calibrated arms, cameras)",
         "kept": kept,
         "tried": tried,
-        "scripted_success_rate": kept / max(1, tried),
+        "scripted_success_rate": (kept / max(1, tried)) if short_s is None else None,
         "failed_seeds": failed_seeds,
         "seeds": [seeds[0], seeds[-1]] if seeds else None,
         "wall_s": time.time() - started,
     }
+
+
+def _recorded(path: Path) -> tuple[int, int]:
+    """(episodes in the dataset, the next unused scene seed); (0, 0) when it does not exist yet."""
+    from robot_stack.store import Dataset
+
+    if not path.exists():
+        return 0, 0
+    with Dataset.open(path) as dataset:
+        seeds = [a.get("seed", -1) for a in dataset.episodes().values()]
+    return len(seeds), max(seeds, default=-1) + 1
 
 
 def demo_rig(cameras: list[str] | None, size: tuple[int, int] | None, ports: Path) -> RigSpec:

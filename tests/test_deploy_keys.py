@@ -27,6 +27,8 @@ def test_keys_at_a_terminal_become_executor_commands():
         given.append(command)
         if command == "release":
             return False, "not taken over", {}
+        if command == "takeover" and given.count("takeover") > 1:
+            raise RuntimeError("the command socket is gone")
         return True, "", {}
 
     stop = threading.Event()
@@ -43,12 +45,17 @@ def test_keys_at_a_terminal_become_executor_commands():
                 os.write(master, b" ")
                 assert wait_until(lambda: given[-1] == "estop")
                 assert not stop.is_set()
+                os.write(master, b"t")  # this time submitting fails: said, and the keys keep working
+                assert wait_until(lambda: "takeover: failed: the command socket is gone" in keys.answers)
+                os.write(master, b"re")  # typed together: the e-stop goes first
+                assert wait_until(lambda: len(given) == 6)
+                assert given[-2:] == ["estop", "release"]
                 os.write(master, b"q")
                 assert wait_until(stop.is_set)
-                assert given == ["takeover", "release", "estop"]  # q parks through the caller, not a command
+                assert "q: stopping (park, then exit)" in keys.answers  # q parks through the caller
                 panel = deploy_panel({"phase": "running"}, keys=[keys.help, *keys.answers])
                 text = _text_of(panel)
-                assert "t take over" in text and "release: not taken over" in text
+                assert "t take over" in text and "q: stopping" in text
     finally:
         os.close(master)
         os.close(slave)

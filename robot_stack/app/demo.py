@@ -35,12 +35,13 @@ class Scale:
     demos: int
     train_minutes: float
     deploy_episodes: int
+    drop_failed: bool  # remove the takes the scripted operator failed before training
 
 
 # `make demo`: the pipeline end to end in minutes; `make demo-full`: the recipe that makes a policy
 # worth deploying on this CPU (50 demonstrations, the sim-cpu preset's hour, 20 held-out scenes).
-QUICK = Scale(demos=2, train_minutes=3, deploy_episodes=3)
-FULL = Scale(demos=50, train_minutes=60, deploy_episodes=20)
+QUICK = Scale(demos=2, train_minutes=3, deploy_episodes=3, drop_failed=False)
+FULL = Scale(demos=50, train_minutes=60, deploy_episodes=20, drop_failed=True)
 
 STEPS = [
     ("Check the rig description", ["rig", "check"]),
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not outcome.success:
             return 1
-    status = record_demo(console, rig, episodes=scale.demos, folder=folder)
+    status = record_demo(console, rig, episodes=scale.demos, folder=folder, drop_failed=scale.drop_failed)
     if status != 0:
         return status
     status = deploy_demo(console, folder, scale.train_minutes, scale.deploy_episodes)
@@ -94,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def record_demo(console: Console, rig: Path, episodes: int = 2, folder: Path | None = None) -> int:
+def record_demo(
+    console: Console, rig: Path, episodes: int = 2, folder: Path | None = None, drop_failed: bool = False
+) -> int:
     """Calibrate (auto) and record `episodes` scripted demonstrations through `robot-stack record`.
 
     The rig file is copied into a temporary folder, so its calibration files land there and not
@@ -129,8 +132,25 @@ def record_demo(console: Console, rig: Path, episodes: int = 2, folder: Path | N
         if status != 0:
             console.print(f"[bold red]demo stopped: {title.lower()} failed[/] (files in {folder})")
             return status
+    if drop_failed:
+        status = _drop_failed_takes(console, demo_rig, dataset)
+        if status != 0:
+            return status
     console.print(f"dataset: {dataset}  (read it with plain zarr: docs/episode_store.md)")
     return 0
+
+
+def _drop_failed_takes(console: Console, demo_rig: Path, dataset: Path) -> int:
+    """Remove the takes the scripted operator failed: a policy should not learn them."""
+    from robot_stack.store import Dataset
+
+    with Dataset.open(dataset) as data:
+        failed = [k for k, attrs in data.episodes().items() if attrs.get("success") is False]
+    if not failed:
+        return 0
+    argv = ["dataset", "remove", str(dataset), ",".join(map(str, failed)), "--yes"]
+    console.print(Rule(f"[bold]Drop the {len(failed)} failed take(s)[/]  robot-stack {' '.join(argv)}"))
+    return cli(["--rig", str(demo_rig), *argv])
 
 
 def deploy_demo(console: Console, folder: Path, train_minutes: float, episodes: int) -> int:

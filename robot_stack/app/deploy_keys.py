@@ -58,7 +58,10 @@ class DeployKeys:
 
     def _run(self) -> None:
         while not self._done.wait(POLL_S):
-            for command in self.reader.poll():
+            commands = self.reader.poll()
+            if "estop" in commands:  # typed with others: it goes first, the rest after it
+                commands = ["estop"] + [c for c in commands if c != "estop"]
+            for command in commands:
                 self.handle(command)
 
     def handle(self, command: str) -> None:
@@ -66,5 +69,8 @@ class DeployKeys:
             self.answers.append("q: stopping (park, then exit)")
             self.stop.set()
             return
-        ok, error, _ = self.submit(command)
+        try:
+            ok, error, _ = self.submit(command)
+        except Exception as exc:  # noqa: BLE001 — the keys (e-stop among them) must keep working
+            ok, error = False, f"failed: {exc}"
         self.answers.append(f"{command}: {'done' if ok else error}")

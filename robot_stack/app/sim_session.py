@@ -18,6 +18,20 @@ from robot_stack.errors import RobotStackError
 from robot_stack.rig.schema import RigSpec
 
 PROBE_TIMEOUT_S = 0.3
+# The simulated rig's servos answer from Python threads (in this process or in `robot-stack sim`),
+# sharing the cores with rendering, physics and the scripted operator's planning: on a sim rig an
+# arm is declared silent only after this long (hardware keeps the loop's 50 ms), and a late reply is
+# retried (25 × the rig's 40 ms reply timeout ≈ 1 s). Late ticks still count, in panels and flags.
+SIM_BUS_DEADLINE_S = 1.0
+SIM_BUS_RETRIES = 25
+
+
+def sim_bus_slack(rig: RigSpec) -> dict[str, dict]:
+    """Keyword arguments for `RigArms` ("arms") and the control loop ("loop"): the slack above on a
+    simulated rig, nothing (the hardware defaults) otherwise."""
+    if rig.backend != "sim":
+        return {"arms": {}, "loop": {}}
+    return {"arms": {"retries": SIM_BUS_RETRIES}, "loop": {"bus_deadline_s": SIM_BUS_DEADLINE_S}}
 
 
 class SimSession:

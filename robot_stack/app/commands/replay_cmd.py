@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
     scene = f" ({result.task}, seed {result.seed})" if result.seed is not None else ""
     console.print(
         f"replayed episode {result.episode}{scene}: {result.recorded_s:.1f} s recorded, "
-        f"{result.ticks} ticks at {result.rate_hz:.1f} Hz, {result.overruns} overruns"
+        f"{result.ticks} ticks at {result.rate_hz or float('nan'):.1f} Hz, {result.overruns} overruns"
         + ("" if result.completed else " — [yellow]stopped before the end[/]")
     )
     if result.success is not None:

@@ -34,6 +34,7 @@ from robot_stack.app.record.keys import KeyReader
 from robot_stack.app.record.panel import DiskSpace, record_panel
 from robot_stack.app.record.scene import HandScene, SimScene
 from robot_stack.app.record.session import EpisodeSummary, RecordOptions, RecordSession
+from robot_stack.app.sim_session import sim_bus_slack
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import RigSpec, load_rig
 from robot_stack.store import Dataset
@@ -41,12 +42,6 @@ from robot_stack.store import Dataset
 SCRIPTED_RESET_S = 1.0
 PERSON_RESET_S = 10.0
 SIM_FIRST_FRAME_TIMEOUT_S = 20.0  # the renderer's GL context starts with the first frame
-# The simulated rig's servos answer from Python threads in this process (or in `robot-stack sim`),
-# sharing the cores with rendering and with the scripted operator's planning at each take's start:
-# an arm is declared silent only after this long (hardware keeps the teleop loop's 50 ms). Late
-# ticks still count, and show in the panel and the episode's flags.
-SIM_BUS_DEADLINE_S = 1.0
-SIM_BUS_RETRIES = 25  # likewise (25 × the rig's 40 ms reply timeout ≈ 1 s): a late emulator reply is retried
 
 
 @dataclass
@@ -142,10 +137,8 @@ class Recorder:
         if rig.backend == "sim":
             scene = self._open_sim(rig, task, scripted)
         self.cameras = self._open_cameras(rig)
-        retries = {"retries": SIM_BUS_RETRIES} if rig.backend == "sim" else {}
-        arms = self._stack.enter_context(RigArms(rig, calibrations, **retries))
-        deadline = {"bus_deadline_s": SIM_BUS_DEADLINE_S} if rig.backend == "sim" else {}
-        self.loop = TeleopLoop(rig, arms, ramp_in_s=req.ramp_in_s, **deadline)
+        arms = self._stack.enter_context(RigArms(rig, calibrations, **sim_bus_slack(rig)["arms"]))
+        self.loop = TeleopLoop(rig, arms, ramp_in_s=req.ramp_in_s, **sim_bus_slack(rig)["loop"])
         self.pump = self._stack.enter_context(FramePump(self.cameras, tap=self.tap))
         reset_s = (
             req.reset_s if req.reset_s is not None else (SCRIPTED_RESET_S if scripted else PERSON_RESET_S)

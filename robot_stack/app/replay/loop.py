@@ -4,7 +4,8 @@ Everything that keeps the followers safe is the teleop loop's own: the ramp-in f
 the clip to each follower's calibrated range, the per-tick step limits, the stop on a silent arm or
 a hardware alert, and the park at the end. What changes is where each tick's goal comes from: the
 recorded goal at the same time into the episode, the recording's clock starting when the ramp-in
-ends. Each tick also compares the followers with the recorded observations at that time.
+ends; after the recording's last goal, it is held for SETTLE_S. Each tick of the recording also
+compares the followers with the recorded observations at that time.
 """
 
 from __future__ import annotations
@@ -19,8 +20,12 @@ from robot_stack.app.teleop.loop import PairState, TeleopLoop, TickSample
 from robot_stack.clock import Clock
 from robot_stack.rig.schema import RigSpec
 
+SETTLE_S = 0.5  # the last goal is held this long before the run ends: the arms reach it, the scene settles
+
 
 class ReplayLoop(TeleopLoop):
+    driving_phase = "replay"
+
     def __init__(
         self,
         rig: RigSpec,
@@ -46,8 +51,8 @@ class ReplayLoop(TeleopLoop):
 
     @property
     def duration_s(self) -> float:
-        """Ramp-in plus the recording, and one tick to reach its last goal."""
-        return self.ramp_in_s + self.trajectory.duration_s + 1.0 / self.loop.rate_hz
+        """Ramp-in, the recording, then its last goal held for SETTLE_S."""
+        return self.ramp_in_s + self.trajectory.duration_s + SETTLE_S
 
     def start(self) -> None:
         """Read the followers; each ramps in from where it stands towards the recording's first goal."""
@@ -76,5 +81,5 @@ class ReplayLoop(TeleopLoop):
         return sample
 
     def _ramp_done(self) -> None:
-        self.status.phase = "replay"
+        self.status.phase = self.driving_phase
         self.event("info", "ramp-in done: replaying the recorded goals")

@@ -9,6 +9,7 @@ error against the recorded observations says the same joint by joint.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ from robot_stack.app.live import run_with_panel
 from robot_stack.app.replay.loop import ReplayLoop
 from robot_stack.app.replay.panel import replay_panel
 from robot_stack.app.replay.trajectory import RecordedTrajectory
+from robot_stack.app.sim_session import SimSession, sim_bus_slack
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import load_rig
 from robot_stack.rig.schema import RigSpec
@@ -38,8 +40,8 @@ class ReplayResult:
     success: bool | None  # sim rig: the task's outcome on replay; None where nobody can tell
     recorded_success: bool | None
     ticks: int
-    rate_hz: float
-    period_error_p99_ms: float
+    rate_hz: float | None
+    period_error_p99_ms: float | None
     overruns: int
     tracking: dict
 
@@ -84,24 +86,29 @@ def replay_episode(
     """Replay episode `index` on the rig of `rig_path`. `show(work, panel)` runs the loop (default:
     with the live panel on `console`)."""
     console = console or Console(highlight=False)
+    if ramp_in_s is not None and ramp_in_s < 0:
+        raise RobotStackError(f"--ramp-in {ramp_in_s:g} is negative", hint="use 0 or more seconds")
     rig = load_rig(rig_path)
     recording = read_recording(dataset_path, index, rig)
     followers = [pair.follower for pair in rig.pairs]
     calibrations = load_rig_calibration(rig, rig_path, followers)
-    outcome: dict[str, bool | None] = {"success": None}
+    outcome: dict[str, bool | None] = {"success": None, "stopped": False}
     with contextlib.ExitStack() as stack:
         session = None
         if rig.backend == "sim":
             session = stack.enter_context(_sim_scene(rig, recording))
-        arms = stack.enter_context(RigArms(rig, calibrations, names=followers))
-        loop = ReplayLoop(rig, arms, recording.trajectory, ramp_in_s=ramp_in_s)
+        slack = sim_bus_slack(rig)
+        arms = stack.enter_context(RigArms(rig, calibrations, names=followers, **slack["arms"]))
+        loop = ReplayLoop(rig, arms, recording.trajectory, ramp_in_s=ramp_in_s, **slack["loop"])
 
         def before_park() -> None:
             if session is not None:
                 outcome["success"] = bool(session.status().get("success"))
 
         def work(stop: threading.Event):
-            return loop.run(stop, duration_s=loop.duration_s, before_park=before_park)
+            stats = loop.run(stop, duration_s=loop.duration_s, before_park=before_park)
+            outcome["stopped"] = stop.is_set()  # by the user: Ctrl-C or SIGTERM
+            return stats
 
         title = f"episode {index} · {recording.task or 'no task'}" + (
             f" · seed {recording.seed}" if recording.seed is not None else ""
@@ -110,7 +117,7 @@ def replay_episode(
             stats = run_with_panel(work, lambda: replay_panel(loop, title), console)
         else:
             stats = show(work, lambda: replay_panel(loop, title))
-    completed = loop.position_s >= recording.trajectory.duration_s
+    completed = not outcome["stopped"] and loop.position_s >= recording.trajectory.duration_s
     return ReplayResult(
         episode=index,
         task=recording.task,
@@ -120,17 +127,21 @@ def replay_episode(
         success=outcome["success"] if completed else None,
         recorded_success=recording.success,
         ticks=stats.ticks,
-        rate_hz=round(stats.achieved_rate_hz, 2),
-        period_error_p99_ms=round(stats.period_error.p99_ms, 3),
+        rate_hz=_finite(stats.achieved_rate_hz, 2),
+        period_error_p99_ms=_finite(stats.period_error.p99_ms, 3),
         overruns=stats.overruns,
         tracking=loop.tracking.summary(),
     )
 
 
+def _finite(value: float, digits: int) -> float | None:
+    """None for a figure a run too short to measure leaves NaN (JSON has no NaN)."""
+    return round(value, digits) if math.isfinite(value) else None
+
+
 def _sim_scene(rig: RigSpec, recording: Recording):
     """The simulator with the recorded scene: the episode's task and seed, nobody at the leaders."""
     from drivers.sim.tasks import TASKS
-    from robot_stack.app.sim_session import SimSession
 
     if recording.task not in TASKS:
         raise RobotStackError(

@@ -82,6 +82,8 @@ class TeleopStatus:
 
 
 class TeleopLoop:
+    driving_phase = "teleop"  # the phase once the ramp-in is done
+
     def __init__(
         self,
         rig: RigSpec,
@@ -162,7 +164,7 @@ class TeleopLoop:
         )
 
     def _started(self) -> None:
-        self.status.phase = "ramp" if self.ramp_in_s > 0 else "teleop"
+        self.status.phase = "ramp" if self.ramp_in_s > 0 else self.driving_phase
         self.event("info", f"started; ramp-in over {self.ramp_in_s:.1f} s")
 
     def wanted(self, state: PairState, readings: dict, t: float) -> tuple[np.ndarray, np.ndarray]:
@@ -217,7 +219,7 @@ class TeleopLoop:
         )
 
     def _ramp_done(self) -> None:
-        self.status.phase = "teleop"
+        self.status.phase = self.driving_phase
         self.event("info", "ramp-in done: followers track their leaders")
 
     def _note_latency(self, state: PairState) -> None:
