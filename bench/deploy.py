@@ -281,7 +281,11 @@ def policy_server(checkpoint: Path, folder: Path):
         yield endpoint
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         log.close()
 
 
@@ -485,7 +489,7 @@ def main() -> None:
     )
     parser.add_argument("--episodes", type=int, help="(3) episodes per case (default 5; quick 1)")
     args = parser.parse_args()
-    sections = set(args.sections.split(","))
+    sections = {part.strip() for part in args.sections.split(",") if part.strip()}
     unknown = sections - {"executor", "latency", "success"}
     if unknown:
         parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
