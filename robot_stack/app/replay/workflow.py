@@ -11,11 +11,10 @@ from __future__ import annotations
 import contextlib
 import math
 import threading
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from rich.console import Console, RenderableType
+from rich.console import Console
 
 from calibration.files import load_rig_calibration
 from calibration.rig_arms import RigArms
@@ -81,10 +80,8 @@ def replay_episode(
     *,
     ramp_in_s: float | None = None,
     console: Console | None = None,
-    show: Callable[[Callable[[threading.Event], object], Callable[[], RenderableType]], object] | None = None,
 ) -> ReplayResult:
-    """Replay episode `index` on the rig of `rig_path`. `show(work, panel)` runs the loop (default:
-    with the live panel on `console`)."""
+    """Replay episode `index` on the rig of `rig_path`, with the live panel on `console`."""
     console = console or Console(highlight=False)
     if ramp_in_s is not None and ramp_in_s < 0:
         raise RobotStackError(f"--ramp-in {ramp_in_s:g} is negative", hint="use 0 or more seconds")
@@ -113,10 +110,7 @@ def replay_episode(
         title = f"episode {index} · {recording.task or 'no task'}" + (
             f" · seed {recording.seed}" if recording.seed is not None else ""
         )
-        if show is None:
-            stats = run_with_panel(work, lambda: replay_panel(loop, title), console)
-        else:
-            stats = show(work, lambda: replay_panel(loop, title))
+        stats = run_with_panel(work, lambda: replay_panel(loop, title), console)
     completed = not outcome["stopped"] and loop.position_s >= recording.trajectory.duration_s
     return ReplayResult(
         episode=index,
