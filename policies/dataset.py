@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import Dataset
 
 from policies.episodes import Episode, check_episode
+from policies.frame_cache import FrameCache
 from policies.images import resize_frame
 from policies.normalize import Normalizer
 
@@ -41,7 +42,7 @@ class EpisodeDataset(Dataset):
         self.image_size = tuple(image_size)
         self.n_obs_steps, self.horizon, self.stride = n_obs_steps, horizon, stride
         self.normalizer = normalizer
-        self.cache: dict[tuple[int, str, int], np.ndarray] | None = {} if cache_frames else None
+        self.cache = FrameCache(self.image_size) if cache_frames else None
         state_dim = len(normalizer.state_stats.mean)
         action_dim = len(normalizer.action_stats.mean)
         self._obs, self._act, self._ticks, index = [], [], [], []
@@ -83,8 +84,11 @@ class EpisodeDataset(Dataset):
     def _frame(self, e: int, camera: str, index: int) -> np.ndarray:
         if self.cache is None:
             return resize_frame(self.episodes[e].frame(camera, index), self.image_size)
-        key = (e, camera, index)
-        frame = self.cache.get(key)
-        if frame is None:
-            frame = self.cache[key] = resize_frame(self.episodes[e].frame(camera, index), self.image_size)
-        return frame
+        episode = self.episodes[e]
+        return self.cache.get(
+            e,
+            camera,
+            index,
+            episode.frame_count(camera),
+            lambda: resize_frame(episode.frame(camera, index), self.image_size),
+        )

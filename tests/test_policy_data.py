@@ -129,3 +129,26 @@ def test_ticks_before_the_first_frame_are_left_out():
     ep.ticks["cam"][5] = -1  # a gap after frames began is a recording defect, not padding
     with pytest.raises(RobotStackError, match="without a frame after its first frame"):
         EpisodeDataset([ep], ["cam"], (8, 8), 1, 2, 1, identity_normalizer())
+
+
+def test_the_frame_cache_decodes_each_frame_once_into_one_block_per_episode_camera():
+    from policies.frame_cache import FrameCache
+
+    cache = FrameCache((6, 8))
+    made = []
+
+    def make(value):
+        def decode():
+            made.append(value)
+            return np.full((6, 8, 3), value, np.uint8)
+
+        return decode
+
+    first = cache.get(0, "cam_high", 3, 10, make(7))
+    again = cache.get(0, "cam_high", 3, 10, make(9))
+    assert made == [7] and int(again[0, 0, 0]) == 7 and np.array_equal(first, again)
+    cache.get(0, "cam_high", 4, 10, make(8))
+    cache.get(1, "cam_low", 0, 5, make(1))
+    assert len(cache) == 3
+    # the blocks hold the frames at their resized size: (10 + 5) frames × 6 × 8 × 3 bytes, nothing more
+    assert cache.nbytes == (10 + 5) * 6 * 8 * 3
