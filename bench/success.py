@@ -85,7 +85,8 @@ def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: 
         "recorded_with": "robot-stack record --operator scripted (real time, calibrated arms, cameras)",
         "kept": kept,
         "tried": tried,
-        "scripted_success_rate": (kept / max(1, tried)) if short_s is None else None,
+        # None when nothing new was recorded (a reused --workdir) or takes were too short to succeed
+        "scripted_success_rate": (kept / tried) if tried and short_s is None else None,
         "failed_seeds": failed_seeds,
         "seeds": [seeds[0], seeds[-1]] if seeds else None,
         "wall_s": time.time() - started,
