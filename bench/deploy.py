@@ -257,6 +257,8 @@ def policy_server(checkpoint: Path, folder: Path):
     """`robot-stack policy-server` on an ipc endpoint in `folder`; yields the endpoint once it listens."""
     import subprocess
 
+    from robot_stack.app.child_process import stop_child
+
     endpoint = f"ipc://{folder}/plan.sock"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     command = [
@@ -280,12 +282,7 @@ def policy_server(checkpoint: Path, folder: Path):
             time.sleep(0.1)
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process, timeout_s=30)
         log.close()
 
 

@@ -1,4 +1,4 @@
-"""A small calibrated sim rig for the recording and replay tests.
+"""A small calibrated sim rig for the recording and replay tests (a helper module, not a test file).
 
 The default sim rig with its ports in a test folder, two small cameras (so the renders leave the two
 cores to the loop) and short ramp-in and park times; its arms are calibrated once, the calibration
@@ -31,7 +31,7 @@ def write_rig(folder: Path, **camera_changes) -> Path:
 
 
 def calibrated_rig(folder: Path) -> Path:
-    from calibration.files import calibration_path, save_calibration
+    from calibration.files import calibration_path, load_rig_calibration, save_calibration
     from calibration.guides import AutoGuide
     from calibration.procedure import calibrate_arm
     from drivers.dynamixel.arm import DynamixelArm
@@ -46,4 +46,6 @@ def calibrated_rig(folder: Path) -> Path:
                 save_calibration(
                     calibrate_arm(arm, AutoGuide(sim), rig.name), calibration_path(rig, path, name)
                 )
+    # what the workflows will load: every arm's file, beside the rig file (raises naming a missing one)
+    assert set(load_rig_calibration(rig, path)) == set(rig.arms)
     return path

@@ -29,6 +29,9 @@ from robot_stack.rig.schema import RigSpec
 # Real motors answer without waiting for a CPU; the emulated ones get real-time threads (where the OS
 # allows) above the control loop's, so other work on the machine does not make them late.
 EMULATOR_PRIORITY = 60
+# Lockstep time stands still while a reply is awaited, so a late emulator reply (a loaded machine)
+# costs nothing but wall time: drivers talking to a lockstep rig give replies this much more slack.
+LOCKSTEP_REPLY_MARGIN_MS = 250.0
 PHYSICS_RATE_HZ = 250  # how often the real-time thread catches physics up with the wall clock
 
 

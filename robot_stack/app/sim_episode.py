@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from drivers.dynamixel.arm import DynamixelArm
-from drivers.sim.rig import SimRig
+from drivers.sim.rig import LOCKSTEP_REPLY_MARGIN_MS, SimRig
 from robot_stack.rig.schema import RigSpec
 
 
@@ -28,8 +28,10 @@ def mirrored_episode(rig: RigSpec, task: str, seed: int, tail_s: float = 1.0) ->
     dt = 1.0 / rig.control_rate_hz
     with SimRig(rig, task=task, seed=seed, realtime=False) as sim:
         mounting = sim.mounting()
-        # Lockstep: a late reply costs only wall time, so allow far more than a real bus gets.
-        arms = {name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=250.0).open() for name in rig.arms}
+        arms = {
+            name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=LOCKSTEP_REPLY_MARGIN_MS).open()
+            for name in rig.arms
+        }
         try:
             ticks = int((sim.operator.duration + tail_s) / dt)
             for _ in range(ticks):

@@ -229,6 +229,8 @@ def _start_sim_process(stack: contextlib.ExitStack, args, control: str, cameras:
     import subprocess
     import sys
 
+    from robot_stack.app.child_process import stop_child
+
     command = [sys.executable, "-m", "robot_stack.app.cli", "--rig", str(args.rig), "sim"]
     command += ["--control", control, "--camera-endpoint", cameras]
     command += [] if args.operator == "scripted" else ["--no-operator"]
@@ -238,15 +240,7 @@ def _start_sim_process(stack: contextlib.ExitStack, args, control: str, cameras:
     # its own session: a Ctrl-C at the terminal reaches the daemon (which parks), not the simulated motors
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
-    def stop_sim() -> None:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-    stack.callback(stop_sim)
+    stack.callback(stop_child, process)
     deadline = time.monotonic() + 90
     while not _serves_any(control):
         if process.poll() is not None or time.monotonic() > deadline:

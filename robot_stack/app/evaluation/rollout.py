@@ -24,8 +24,6 @@ from robot_stack.app.evaluation.joint_map import joint_map_for
 from robot_stack.app.evaluation.video import RolloutVideo
 from robot_stack.rig.schema import RigSpec
 
-LOCKSTEP_REPLY_TIMEOUT_MS = 250.0
-
 
 @dataclass
 class EpisodeResult:
@@ -61,7 +59,7 @@ def run_episode(
     video_path: Path | None = None,
 ) -> EpisodeResult:
     from drivers.dynamixel.arm import DynamixelArm
-    from drivers.sim.rig import SimRig
+    from drivers.sim.rig import LOCKSTEP_REPLY_MARGIN_MS, SimRig
 
     dt = 1.0 / rig.control_rate_hz
     followers = list(policy.spec.arms)
@@ -77,10 +75,8 @@ def run_episode(
     video = None
     with SimRig(rig, task=task, seed=seed, realtime=False, operator=False) as sim:
         joints = joint_map_for(sim)
-        # Lockstep time stands still while a reply is awaited, so a late emulator (a loaded machine)
-        # costs nothing but wall time: give replies far more slack than a real bus gets.
         arms = {
-            name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=LOCKSTEP_REPLY_TIMEOUT_MS).open()
+            name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=LOCKSTEP_REPLY_MARGIN_MS).open()
             for name in followers
         }
         cameras = LockstepCameras(sim, camera_specs)

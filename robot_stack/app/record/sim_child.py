@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from drivers.sim.control import SimControlClient
+from robot_stack.app.child_process import stop_child
 from robot_stack.errors import RobotStackError
 
 START_TIMEOUT_S = 60.0
@@ -97,13 +98,8 @@ class SimProcess:
         )
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()  # the sim stops cleanly: motors' EEPROM saved, port links removed
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_child(self.proc)
         self.proc = None
         if self._log is not None:
             self._log.close()
