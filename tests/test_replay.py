@@ -91,3 +91,31 @@ def test_the_trajectory_interpolates_between_recorded_ticks_and_holds_its_ends(r
     np.testing.assert_allclose(trajectory.at(-1.0)[0], action[0])
     np.testing.assert_allclose(trajectory.at(t[-1] + 5)[1], trajectory.observation[-1])
     assert sum(s.stop - s.start for s in trajectory.columns.values()) == action.shape[1]
+
+
+def test_a_negative_ramp_in_is_refused_before_anything_moves(recorded, capsys):
+    rig_path, dataset = recorded
+    argv = ["--rig", str(rig_path), "replay", "--dataset", str(dataset), "--episode", "0", "--ramp-in", "-1"]
+    assert cli(argv) != 0
+    assert "--ramp-in -1 is negative" in capsys.readouterr().err
+
+
+def test_timestamps_that_do_not_increase_and_non_finite_values_are_refused(recorded):
+    from types import SimpleNamespace
+
+    rig_path, _ = recorded
+    rig = load_rig(rig_path)
+    names = rig.follower_joint_names()
+    good = np.zeros((5, len(names)), np.float32)
+
+    def episode(t, action):
+        return SimpleNamespace(index=3, joint_names=names, t=np.asarray(t), action=action, observation=good)
+
+    with pytest.raises(RobotStackError, match="timestamps that do not increase"):
+        RecordedTrajectory.from_episode(episode([0, 0.02, 0.04, 0.03, 0.08], good), rig)
+    bad = good.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(RobotStackError, match="non-finite action"):
+        RecordedTrajectory.from_episode(episode([0, 0.02, 0.04, 0.06, 0.08], bad), rig)
+    with pytest.raises(RobotStackError, match="nothing to replay"):
+        RecordedTrajectory.from_episode(episode([0.0], good[:1]), rig)
