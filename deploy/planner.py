@@ -181,9 +181,9 @@ class Planner:
         if self.added_latency_s > 0 and self._stop.wait(self.added_latency_s):
             return
         chunk = _with_compute(chunk, self.clock() - t_received)
-        self.link.send_chunk(request.peer, chunk)
-        with self._lock:
+        with self._lock:  # counted before it leaves: whoever receives it may ask for the stats at once
             self._latencies.append(chunk.compute_s)
+        self.link.send_chunk(request.peer, chunk)
 
     def plan(self, observation: Observation) -> ChunkMessage:
         """One planning step: the chunk for `observation` (t0 = its capture time; `compute_s` the policy
