@@ -1,16 +1,22 @@
 """The physics side of the emulator: raw encoder frame, homing offset and reverse drive mode applied
 like the firmware, the hooks a physics model binds to, the ideal servo, and byte stuffing of values."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from dynamixel_sdk import COMM_SUCCESS, GroupSyncRead, GroupSyncWrite, PacketHandler, PortHandler
 
 from drivers.dynamixel import protocol as p
 from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig
+from drivers.dynamixel.emulator.transport import link_holder
 
 BAUD = 1_000_000
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -166,3 +172,49 @@ def test_bad_configs_are_refused():
         DynamixelChainEmulator([EmulatedMotorConfig(1, "xl330-m288")], baud_rate=4_500_000)
     with pytest.raises(KeyError, match="xm999"):
         DynamixelChainEmulator([EmulatedMotorConfig(1, "xm999-w1")])
+
+
+def test_a_stale_link_to_a_reused_pty_number_is_replaced(tmp_path):
+    """An emulator killed with -9 leaves its link behind, and the pty number it pointed at is soon
+    handed to someone else. Nobody holds the port's lock, so the next emulator takes the link over."""
+    link = tmp_path / "ttyDXL_test"
+    master, slave = os.openpty()  # the recycled number: a pty that exists and is open
+    try:
+        link.symlink_to(os.ttyname(slave))
+        with DynamixelChainEmulator([EmulatedMotorConfig(1, "xm430-w350")], link_path=link) as emu:
+            assert os.readlink(link) != os.ttyname(slave)
+            assert link_holder(link) == os.getpid()
+            port = PortHandler(emu.port_path)
+            assert port.openPort()
+            assert PacketHandler(2.0).ping(port, 1)[1] == COMM_SUCCESS
+            port.closePort()
+        assert link_holder(link) is None and not link.exists()
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_port_held_by_a_live_emulator_in_another_process_is_refused(tmp_path):
+    link = tmp_path / "ttyDXL_test"
+    serve = (
+        "import sys, time\n"
+        "from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig\n"
+        f"with DynamixelChainEmulator([EmulatedMotorConfig(1, 'xm430-w350')], link_path={str(link)!r}):\n"
+        "    print('ready', flush=True)\n"
+        "    time.sleep(60)\n"
+    )
+    other = subprocess.Popen([sys.executable, "-c", serve], stdout=subprocess.PIPE, cwd=REPO)
+    try:
+        assert other.stdout.readline().strip() == b"ready"
+        assert link_holder(link) == other.pid
+        with pytest.raises(FileExistsError, match=f"process {other.pid}"):
+            DynamixelChainEmulator([EmulatedMotorConfig(1, "xm430-w350")], link_path=link).start()
+        other.kill()  # -9: no clean-up, the link stays
+        other.wait()
+        assert link.is_symlink() and link_holder(link) is None
+        with DynamixelChainEmulator([EmulatedMotorConfig(1, "xm430-w350")], link_path=link):
+            assert link_holder(link) == os.getpid()
+    finally:
+        if other.poll() is None:
+            other.kill()
+            other.wait()

@@ -4,6 +4,11 @@ The host opens the slave side (`port_path`) with pyserial exactly as it would op
 keep a slave descriptor open ourselves so the master never sees EIO when the host closes and
 reopens, and so we can read the line settings the host chose (its baud rate).
 
+Who serves a stable link is decided by an flock on a hidden file beside it (`.NAME.lock`), held for
+as long as the emulator runs. The kernel drops it when the process dies, even by kill -9, so a link
+left by a dead emulator is recognised as stale and replaced. Whether the link's pty still exists
+says nothing: pty numbers are reused, often by the next emulator itself.
+
 Replies carry an absolute delivery time (time.perf_counter seconds). The writer thread sleeps
 until shortly before it and spins the rest, so a reply lands within tens of microseconds of its
 deadline without burning a core while it waits.
@@ -55,6 +60,33 @@ _SPEEDS = {
 }
 
 
+def lock_path(link: Path) -> Path:
+    """The hidden file whose flock says an emulator serves `link` (kept: removing it would race)."""
+    return link.with_name(f".{link.name}.lock")
+
+
+def link_holder(link: str | os.PathLike) -> int | None:
+    """The process serving `link`, or None when no live emulator holds it."""
+    try:
+        fd = os.open(lock_path(Path(link)), os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_pid(fd) or -1
+    finally:
+        os.close(fd)  # also drops the shared lock, if we got it
+    return None
+
+
+def _read_pid(fd: int) -> int | None:
+    try:
+        return int(os.pread(fd, 32, 0).decode().strip())
+    except (OSError, ValueError):
+        return None
+
+
 def sleep_until(deadline: float) -> None:
     """Wait until time.perf_counter() >= deadline: sleep most of the way, then spin."""
     remaining = deadline - time.perf_counter()
@@ -85,6 +117,7 @@ class PtyTransport:
         self.priority = 0  # SCHED_FIFO priority of the serving threads (0: ordinary)
         self._master = self._slave = -1
         self._wake_r = self._wake_w = -1
+        self._lock_fd = -1
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
         self._handling = threading.Lock()  # held while a chunk of input is parsed and executed
@@ -105,20 +138,11 @@ class PtyTransport:
         os.set_blocking(self._master, False)
         self.slave_path = os.ttyname(self._slave)
         if self._link_path is not None:
-            self._link_path.parent.mkdir(parents=True, exist_ok=True)
-            if self._link_path.is_symlink() and self._link_path.exists():
-                # The link resolves to a pty someone still holds open: another emulator serves it.
-                target = os.readlink(self._link_path)
+            try:
+                self._claim_link()
+            except BaseException:
                 self._close_fds()
-                raise FileExistsError(
-                    f"{self._link_path} is taken: it links to {target}, which is still open"
-                )
-            if self._link_path.is_symlink():
-                self._link_path.unlink()  # a stale link from an emulator that died
-            elif self._link_path.exists():
-                self._close_fds()
-                raise FileExistsError(f"{self._link_path} exists and is not a symlink; not replacing it")
-            self._link_path.symlink_to(self.slave_path)
+                raise
         self._wake_r, self._wake_w = os.pipe()
         self._stopping.clear()
         self._threads = [
@@ -146,11 +170,32 @@ class PtyTransport:
                 self._link_path.unlink()
         self._close_fds()
 
+    def _claim_link(self) -> None:
+        link = self._link_path
+        link.parent.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = os.open(lock_path(link), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_pid(self._lock_fd)
+            raise FileExistsError(
+                f"{link} is taken: another emulator"
+                + (f" (process {holder})" if holder else "")
+                + " serves it"
+            ) from None
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
+        if link.is_symlink():
+            link.unlink()  # left by an emulator that died: we hold the lock, so nobody serves it
+        elif link.exists():
+            raise FileExistsError(f"{link} exists and is not a symlink; not replacing it")
+        link.symlink_to(self.slave_path)
+
     def _close_fds(self) -> None:
-        for fd in (self._master, self._slave, self._wake_r, self._wake_w):
+        for fd in (self._master, self._slave, self._wake_r, self._wake_w, self._lock_fd):
             if fd >= 0:
                 os.close(fd)
-        self._master = self._slave = self._wake_r = self._wake_w = -1
+        self._master = self._slave = self._wake_r = self._wake_w = self._lock_fd = -1
 
     @property
     def port_path(self) -> str:
