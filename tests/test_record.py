@@ -23,6 +23,7 @@ import zarr
 from record_support import calibrated_rig, write_rig
 from rich.console import Console
 
+from drivers.dynamixel.emulator.transport import link_holder
 from robot_stack.app.cli import main as cli
 
 REPO = Path(__file__).resolve().parent.parent
@@ -133,7 +134,7 @@ def test_kill_9_mid_episode_keeps_every_earlier_episode_and_resume_cleans_up(rig
             proc.wait()
     assert proc.returncode == -signal.SIGKILL
     deadline = time.monotonic() + 20  # its simulator (a child process) stops with it, freeing the ports
-    while any(p.is_symlink() for p in rig_path.parent.glob("tty_*")):
+    while any(link_holder(p) for p in rig_path.parent.glob("tty_*")):
         assert time.monotonic() < deadline, "the recorder's simulator outlived it"
         time.sleep(0.1)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import faulthandler
 import signal
 import threading
 import time
@@ -62,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-cameras", action="store_true", help="do not render the rig file's sim cameras")
     p.add_argument("--seconds", type=float, default=None, help="stop after this long (default: until Ctrl-C)")
     p.set_defaults(func=_run)
+
+
+SHUTDOWN_GRACE_S = 10.0
 
 
 def _panel(sim, server, cameras) -> Table:
@@ -126,4 +130,8 @@ def _run(args: argparse.Namespace) -> int:
             while not stop.wait(0.1):
                 if args.seconds is not None and time.monotonic() - started >= args.seconds:
                     break
+        # A shutdown that hangs (a thread stuck in the renderer or on a port) must not keep the
+        # ports: after the grace time, print every thread's stack and exit. The port locks die with us.
+        faulthandler.dump_traceback_later(SHUTDOWN_GRACE_S, exit=True)
+    faulthandler.cancel_dump_traceback_later()
     return 0
