@@ -96,6 +96,16 @@ def test_act_checkpoint_runs_an_episode(runs, rig_file):
     assert results["per_episode"][0]["plans"] == 2 and not (out / "videos").exists()
 
 
+def test_ensembled_eval_plans_every_tick(runs, rig_file):
+    out = runs / "eval_act_ensemble"
+    args = ["--checkpoint", str(runs / "act"), "--task", "transfer_cube", "--episodes", "1"]
+    args += ["--max-seconds", "0.3", "--videos", "0", "--ensemble", "0.01", "--out", str(out)]
+    assert evaluate_cli(rig_file, *args) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert results["replan_every_ticks"] == 1 and results["ensemble_m"] == 0.01
+    assert results["per_episode"][0]["plans"] == results["per_episode"][0]["ticks"] == 15
+
+
 def test_a_checkpoint_for_another_rig_is_refused(tmp_path, capsys):
     data = synthetic_set(episodes=2)  # two 2-joint arms, cameras cam_high and cam_wrist
     train(make_config("act", "test", ["train.steps=1"]), data, tmp_path / "run", show_progress=False)
@@ -120,7 +130,7 @@ class ScriptedPolicy:
     """Plays the scripted operator's leader targets as a one-action chunk every tick: evaluation's
     loop (follower order, joint mapping, timing, success check) must then do what teleoperation does."""
 
-    def __init__(self, task, seed, rig):
+    def __init__(self, task, seed, rig, chunk=1):
         from drivers.sim.scripted_operator import ScriptedOperator
 
         self.operator = ScriptedOperator(task, seed)
@@ -134,7 +144,7 @@ class ScriptedPolicy:
             action_dim=14,
             control_rate_hz=50,
         )
-        self.chunk_length, self.n_obs_steps = 1, 1
+        self.chunk_length, self.n_obs_steps = chunk, 1
 
     def reset(self):
         pass
@@ -143,8 +153,11 @@ class ScriptedPolicy:
         assert observation["images"]["cam_high"].shape == (48, 64, 3)
         assert observation["state"].shape == (14,) and np.isfinite(observation["state"]).all()
         t = observation["t"]
-        action = np.concatenate([self.operator.target(side, t) for side in self.sides])
-        return ActionChunk(action[None].astype(np.float32), t, 0.02)
+        actions = [
+            np.concatenate([self.operator.target(side, t + i * 0.02) for side in self.sides])
+            for i in range(self.chunk_length)
+        ]
+        return ActionChunk(np.array(actions, np.float32), t, 0.02)
 
 
 def test_the_rollout_loop_reproduces_a_scripted_success(rig_file, tmp_path):
@@ -156,6 +169,18 @@ def test_the_rollout_loop_reproduces_a_scripted_success(rig_file, tmp_path):
     assert result.success, result
     assert result.success_time_s < policy.operator.duration + 0.5
     assert result.plans == result.ticks
+
+
+def test_temporal_ensembling_of_overlapping_chunks_reproduces_a_scripted_success(rig_file, tmp_path):
+    """Up to twenty overlapping 20-action chunks blended at every tick through the deploy runtime's
+    ensembler: evaluation's ensembling path must still grasp and hand the cube over."""
+    from drivers.sim.rig import rig_with_ports_in
+
+    rig = rig_with_ports_in(load_rig(rig_file), tmp_path)
+    policy = ScriptedPolicy("transfer_cube", 0, rig, chunk=20)
+    result = run_episode(policy, rig, "transfer_cube", 0, max_seconds=15.0, replan_every=1, ensemble_m=0.01)
+    assert result.success, result
+    assert result.success_time_s < policy.operator.duration + 0.5
 
 
 def test_results_never_go_inside_a_checkpoint_folder(tmp_path):

@@ -19,6 +19,8 @@ examples:
         the last checkpoint, another seed range, five rollout videos (runs/dp/eval_insertion_last/)
   robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 10 --replan-every 20
         ACT re-planning every 20 ticks instead of executing each 100-action chunk whole
+  robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 50 --ensemble 0.01
+        ACT planning every tick, the overlapping chunks blended by temporal ensembling (m = 0.01)
 
 Every episode runs on the simulated rig described by --rig, through the emulated servo chains and the
 Dynamixel driver, with camera frames rendered from the scene. Time is lockstep: physics waits for the
@@ -82,6 +84,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="control ticks between policy calls (default: the whole chunk)",
     )
     p.add_argument(
+        "--ensemble",
+        type=float,
+        default=None,
+        metavar="M",
+        help="blend overlapping chunks with weights exp(-M·rank) as the deploy runtime does, planning "
+        "every tick unless --replan-every says otherwise (default: each chunk runs open-loop)",
+    )
+    p.add_argument(
         "--steps", type=int, default=None, help="DDIM / Euler sampling steps (default: the checkpoint's)"
     )
     p.add_argument(
@@ -107,6 +117,7 @@ def _run(args: argparse.Namespace) -> int:
         seed_start=args.seed_start,
         max_seconds=args.max_seconds,
         replan_every=args.replan_every,
+        ensemble_m=args.ensemble,
         videos=args.videos,
         device=device,
         sampler_steps=args.steps,
@@ -140,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
             f"evaluating {header['policy']} (step {header['step']}, {header['checkpoint']}) on {args.task}, "
             f"seeds {header['seeds'][0]}–{header['seeds'][1]}, up to {header['max_seconds']:g} s each, "
             f"re-planning every {header['replan_every_ticks']} ticks"
+            + ("" if args.ensemble is None else f", temporal ensembling m = {args.ensemble:g}")
         )
         progress.start()
 

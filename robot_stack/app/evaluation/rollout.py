@@ -8,7 +8,9 @@ ends when the task succeeds or time runs out. Since time only moves when the loo
 does not depend on how fast this machine plans.
 
 Chunks are executed open-loop for `replan_every` ticks (diffusion/flow chunks, `stride` ticks per
-action, are interpolated to the control rate). Temporal ensembling belongs to the deploy runtime.
+action, are interpolated to the control rate), or, with `ensemble_m`, blended by the deploy runtime's
+temporal ensembler (every chunk that covers the tick, weights exp(-m·rank), as ACT's authors evaluated
+it with a plan every tick).
 """
 
 from __future__ import annotations
@@ -57,7 +59,9 @@ def run_episode(
     max_seconds: float,
     replan_every: int,
     video_path: Path | None = None,
+    ensemble_m: float | None = None,
 ) -> EpisodeResult:
+    from deploy.ensemble import TemporalEnsembler
     from drivers.dynamixel.arm import DynamixelArm
     from drivers.sim.rig import LOCKSTEP_REPLY_MARGIN_MS, SimRig
 
@@ -85,6 +89,7 @@ def run_episode(
         try:
             policy.reset()
             chunk, chunk_start, tick = None, 0, 0
+            ensembler = None if ensemble_m is None else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt)
             for tick in range(int(round(max_seconds / dt))):
                 t = sim.sim_time()
                 rendered = cameras.capture(t)
@@ -98,9 +103,15 @@ def run_episode(
                     plan_times.append(time.perf_counter() - started)
                     chunk = planned.resampled(dt).actions if planned.dt != dt else planned.actions
                     chunk_start = tick
+                    if ensembler is not None:
+                        ensembler.add(chunk, t0=t, dt=dt)
                 elif needs_history:
                     policy.observe(observation)
-                action = chunk[min(tick - chunk_start, len(chunk) - 1)]
+                if ensembler is not None:
+                    action = ensembler.action_at(t)
+                    ensembler.prune(t)
+                else:
+                    action = chunk[min(tick - chunk_start, len(chunk) - 1)]
                 for name in followers:
                     arms[name].write_goal(joints.raw(name, action[slices[name]]))
                 if video is not None and rendered:

@@ -31,7 +31,8 @@ class EvalSettings:
     episodes: int
     seed_start: int = DEFAULT_SEED_START
     max_seconds: float | None = None  # None: DEFAULT_SECONDS for the task
-    replan_every: int | None = None  # ticks; None: the whole chunk
+    replan_every: int | None = None  # ticks; None: the whole chunk (1 when ensembling)
+    ensemble_m: float | None = None  # temporal ensembling weight rate; None: chunks run open-loop
     videos: int = 3
     device: str = "cpu"
     sampler_steps: int | None = None  # DDIM / Euler steps; None: the checkpoint's
@@ -82,7 +83,7 @@ def evaluate(
     policy = Policy.load(checkpoint, device=settings.device, steps=settings.sampler_steps)
     policy.check_rig(rig)
     max_seconds = settings.max_seconds or DEFAULT_SECONDS.get(settings.task, 15.0)
-    replan = settings.replan_every or default_replan_every(policy)
+    replan = settings.replan_every or (1 if settings.ensemble_m is not None else default_replan_every(policy))
     if max_seconds <= 0:
         raise RobotStackError(f"--max-seconds {max_seconds} is not positive", hint="e.g. --max-seconds 15")
     out = Path(out_dir)
@@ -102,6 +103,7 @@ def evaluate(
         "seeds": [settings.seed_start, settings.seed_start + settings.episodes - 1],
         "max_seconds": max_seconds,
         "replan_every_ticks": replan,
+        "ensemble_m": settings.ensemble_m,
         "sampler_steps": policy.steps,
         "time": "lockstep (sim time; independent of this machine's speed)",
         "device": settings.device,
@@ -114,7 +116,9 @@ def evaluate(
         for k in range(settings.episodes):
             seed = settings.seed_start + k
             video = out / "videos" / f"seed_{seed:04d}.mp4" if k < settings.videos else None
-            result = run_episode(policy, private, settings.task, seed, max_seconds, replan, video)
+            result = run_episode(
+                policy, private, settings.task, seed, max_seconds, replan, video, settings.ensemble_m
+            )
             report.episodes.append(result)
             report.successes += int(result.success)
             with log_path.open("a") as f:
