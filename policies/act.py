@@ -26,9 +26,11 @@ class ACTModel(nn.Module):
         layer = dict(dim=d, heads=cfg.n_heads, ff_dim=cfg.ff_dim, dropout=cfg.dropout)
 
         # observation → encoder tokens: [z, state, camera_0 cells..., camera_N cells...]
-        self.backbones = CameraBackbones(cameras, backbone.width, backbone.norm, backbone.share)
+        self.backbones = CameraBackbones(
+            cameras, backbone.width, backbone.norm, backbone.share, backbone.stages
+        )
         self.image_proj = nn.Conv2d(self.backbones.out_channels, d, 1)
-        fh, fw = ResNet18.feature_size(spec.crop_size)
+        fh, fw = ResNet18.feature_size(spec.crop_size, backbone.stages)
         self.register_buffer("cell_pos", sine_grid(fh, fw, d), persistent=False)
         self.camera_embed = nn.Parameter(torch.zeros(cameras, d))  # tells cameras apart (same grid positions)
         self.state_proj = nn.Linear(spec.state_dim, d)

@@ -62,9 +62,14 @@ class BasicBlock(nn.Module):
 
 
 class ResNet18(nn.Module):
-    """Images (B, 3, H, W) in [-1, 1] → feature map (B, 8·width, H/32, W/32)."""
+    """Images (B, 3, H, W) in [-1, 1] → feature map (B, 2^(stages-1)·width, H/2^(stages+1), W/2^(stages+1)).
 
-    def __init__(self, width: int = 64, norm: str = "group"):
+    `stages` < 4 stops early: on small images the full network's 32× reduction leaves a handful of
+    cells (3×4 at 91×122), and where a small object sits must then be coded inside a cell's channels;
+    three stages keep a 16× finer grid for the transformer or the spatial softmax to read positions from.
+    """
+
+    def __init__(self, width: int = 64, norm: str = "group", stages: int = 4):
         super().__init__()
         self.stem = nn.Sequential(
             nn.Conv2d(3, width, 7, 2, 3, bias=False),
@@ -72,14 +77,14 @@ class ResNet18(nn.Module):
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, 2, 1),
         )
-        stages, c_in = [], width
-        for i, blocks in enumerate(STAGE_BLOCKS):
+        built, c_in = [], width
+        for i, blocks in enumerate(STAGE_BLOCKS[:stages]):
             c_out = width * 2**i
             layers = [BasicBlock(c_in, c_out, 1 if i == 0 else 2, norm)]
             layers += [BasicBlock(c_out, c_out, 1, norm) for _ in range(blocks - 1)]
-            stages.append(nn.Sequential(*layers))
+            built.append(nn.Sequential(*layers))
             c_in = c_out
-        self.stages = nn.Sequential(*stages)
+        self.stages = nn.Sequential(*built)
         self.out_channels = c_in
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
@@ -93,10 +98,10 @@ class ResNet18(nn.Module):
         return self.stages(self.stem(x))
 
     @staticmethod
-    def feature_size(size: tuple[int, int]) -> tuple[int, int]:
-        """Spatial size of the output for an input of `size` (stride-2 conv, max-pool, three stride-2 stages)."""
+    def feature_size(size: tuple[int, int], stages: int = 4) -> tuple[int, int]:
+        """Spatial size of the output for an input of `size` (stride-2 conv, max-pool, stride-2 stages)."""
         h, w = size
-        for _ in range(5):
+        for _ in range(stages + 1):
             h, w = (h + 1) // 2, (w + 1) // 2
         return h, w
 
@@ -124,10 +129,10 @@ class SpatialSoftmax(nn.Module):
 class CameraBackbones(nn.Module):
     """One ResNet-18 shared by all cameras, or one per camera: (B, N, 3, H, W) in [0, 1] → (B, N, C, h, w)."""
 
-    def __init__(self, cameras: int, width: int, norm: str, share: bool):
+    def __init__(self, cameras: int, width: int, norm: str, share: bool, stages: int = 4):
         super().__init__()
         self.cameras = cameras
-        self.nets = nn.ModuleList(ResNet18(width, norm) for _ in range(1 if share else cameras))
+        self.nets = nn.ModuleList(ResNet18(width, norm, stages) for _ in range(1 if share else cameras))
         self.out_channels = self.nets[0].out_channels
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

@@ -25,6 +25,9 @@ class BackboneConfig(Section):
     # batch: plain BatchNorm. frozen_batch: fixed affine, only meaningful with weights loaded from elsewhere.
     norm: Literal["group", "batch", "frozen_batch"] = "group"
     share: bool = True  # one backbone for all cameras, or one per camera
+    stages: int = Field(
+        default=4, ge=2, le=4
+    )  # residual stages used: 4 is the full network (32× smaller map), 3 → 16×
 
 
 class DataConfig(Section):

@@ -37,8 +37,10 @@ class DiffusionModel(nn.Module):
         self.objective = objective
         self.action_dim = spec.action_dim
         cameras = len(spec.cameras)
-        self.backbones = CameraBackbones(cameras, backbone.width, backbone.norm, backbone.share)
-        feature_size = ResNet18.feature_size(spec.crop_size)
+        self.backbones = CameraBackbones(
+            cameras, backbone.width, backbone.norm, backbone.share, backbone.stages
+        )
+        feature_size = ResNet18.feature_size(spec.crop_size, backbone.stages)
         # keypoints are per camera even with a shared backbone: each view has its own points of interest
         self.pools = nn.ModuleList(
             SpatialSoftmax(self.backbones.out_channels, cfg.keypoints, feature_size) for _ in range(cameras)

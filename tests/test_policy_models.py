@@ -44,6 +44,14 @@ def test_resnet18_feature_size_matches_its_prediction(norm):
     assert sum(len(s) for s in net.stages) == 8  # ResNet-18: 4 stages × 2 basic blocks
 
 
+def test_a_three_stage_backbone_keeps_a_twice_finer_map():
+    net = ResNet18(width=8, stages=3)
+    out = net(torch.zeros(1, 3, 91, 122))
+    assert out.shape[1] == net.out_channels == 32
+    assert tuple(out.shape[2:]) == ResNet18.feature_size((91, 122), stages=3) == (6, 8)
+    assert ResNet18.feature_size((91, 122)) == (3, 4)
+
+
 def test_spatial_softmax_finds_the_hot_spot():
     pool = SpatialSoftmax(1, 1, (5, 5))
     with torch.no_grad():
