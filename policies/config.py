@@ -40,6 +40,9 @@ class DataConfig(Section):
     )  # max relative brightness/contrast/saturation change
     cameras: list[str] | None = None  # a subset of the dataset's cameras, in this order; None: all of them
     stride: int = Field(default=1, ge=1)  # control ticks per policy step (chunk dt = stride / control rate)
+    # std of Gaussian noise added to the normalised joint state at training: a policy that may not trust
+    # the state exactly has to read the cameras too, and a closed loop's small drifts stay in its data
+    state_noise: float = Field(default=0.0, ge=0.0, le=1.0)
     normalization: Literal["minmax", "meanstd"] = "meanstd"
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)  # fraction of episodes held out
     cache_frames: bool = True  # keep resized frames in memory after first decode

@@ -124,9 +124,13 @@ def to_device(
 ) -> dict[str, torch.Tensor]:
     """Move a batch to the device and turn uint8 frames into (augmented when training) network input."""
     images = batch["images"].to(device, non_blocking=True)
+    state = batch["state"].to(device, non_blocking=True)
+    if train and config.data.state_noise > 0:
+        noise = torch.randn(state.shape, generator=generator)  # on the CPU, as the image augmentation's
+        state = state + config.data.state_noise * noise.to(device)
     return {
         "images": prepare_images(images, config.data.crop_size, train, config.data.color_jitter, generator),
-        "state": batch["state"].to(device, non_blocking=True),
+        "state": state,
         "action": batch["action"].to(device, non_blocking=True),
         "action_mask": batch["action_mask"].to(device, non_blocking=True),
     }

@@ -152,3 +152,24 @@ def test_the_frame_cache_decodes_each_frame_once_into_one_block_per_episode_came
     assert len(cache) == 3
     # the blocks hold the frames at their resized size: (10 + 5) frames × 6 × 8 × 3 bytes, nothing more
     assert cache.nbytes == (10 + 5) * 6 * 8 * 3
+
+
+def test_state_noise_perturbs_the_training_state_only():
+    from policies import make_config
+    from policies.loading import to_device
+
+    batch = {
+        "images": torch.zeros(64, 1, 1, 3, 48, 64, dtype=torch.uint8),
+        "state": torch.zeros(64, 1, 14),
+        "action": torch.zeros(64, 8, 14),
+        "action_mask": torch.ones(64, 8, dtype=torch.bool),
+    }
+    noisy = make_config("act", "test", ["data.state_noise=0.1"])
+    g = torch.Generator().manual_seed(0)
+    trained = to_device(batch, noisy, torch.device("cpu"), train=True, generator=g)
+    assert abs(float(trained["state"].std()) - 0.1) < 0.01 and torch.equal(trained["action"], batch["action"])
+    assert torch.equal(to_device(batch, noisy, torch.device("cpu"), train=False)["state"], batch["state"])
+    plain = make_config("act", "test")
+    assert torch.equal(
+        to_device(batch, plain, torch.device("cpu"), train=True, generator=g)["state"], batch["state"]
+    )
