@@ -12,11 +12,14 @@ cameras per task, trains the `test` preset for 20 steps and evaluates 2 episodes
 mean nothing.
 
 The demonstrations are recorded with `robot-stack record` (scripted operator, real time): see
-`record_demos`.
+`record_demos`. Execution as the methods' authors evaluated: ACT plans every tick and blends the
+overlapping chunks by temporal ensembling (m = 0.01, `--act-ensemble`), Diffusion Policy runs each
+chunk's 8 actions open-loop. `--reuse-runs` evaluates runs already trained in `--workdir`.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
@@ -25,6 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import _common  # noqa: E402
+import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from drivers.sim.rig import rig_with_ports_in  # noqa: E402
@@ -104,6 +108,23 @@ def _recorded(path: Path) -> tuple[int, int]:
     return len(seeds), max(seeds, default=-1) + 1
 
 
+def trained(run: Path) -> dict:
+    """How the run in `run` was trained, from its metrics log: minutes, steps, samples/s, best loss."""
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
+    steps = [r for r in rows if r.get("kind") == "train"]
+    stop = next((r for r in reversed(rows) if r.get("kind") == "stop"), {})
+    config = json.loads((run / "best" / "policy.json").read_text())
+    return {
+        "train_minutes": steps[-1]["elapsed_s"] / 60 if steps else None,
+        "steps": stop.get("step", steps[-1]["step"] if steps else 0),
+        "stopped": stop.get("reason"),
+        "samples_per_s_median": float(np.median([r["samples_per_s"] for r in steps])) if steps else None,
+        "best_loss": stop.get("best"),
+        "best_step": config.get("step"),
+        "config": config.get("config"),
+    }
+
+
 def demo_rig(cameras: list[str] | None, size: tuple[int, int] | None, ports: Path) -> RigSpec:
     """The root rig with only the cameras the policy uses (rendering the others would cost time for
     nothing), optionally at another size, its serial ports (and motor EEPROM) in `ports`."""
@@ -129,7 +150,20 @@ def main() -> None:
     p.add_argument(
         "--workdir", type=Path, default=None, help="keep datasets and runs here (default: a temp folder)"
     )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="training override (repeatable)"
+    )
+    p.add_argument(
+        "--act-ensemble",
+        default="0.01",
+        metavar="M",
+        help="ACT: temporal ensembling weight rate, planning every tick; 'none' runs chunks open-loop",
+    )
+    p.add_argument(
+        "--reuse-runs", action="store_true", help="evaluate a run already trained in the workdir as it is"
+    )
     args = p.parse_args()
+    act_ensemble = None if args.act_ensemble == "none" else float(args.act_ensemble)
     preset = args.preset or ("test" if args.quick else "sim-cpu")
     demos = args.demos or (2 if args.quick else 50)
     episodes = args.episodes or (2 if args.quick else 50)
@@ -142,6 +176,11 @@ def main() -> None:
         "eval_episodes": episodes,
         "eval_seeds": [1000, 1000 + episodes - 1],
         "time": "lockstep; success = the task's check holds at some tick within 15 s of sim time",
+        "execution": {
+            "act": "open-loop chunks" if act_ensemble is None else f"temporal ensembling, m = {act_ensemble}",
+            "diffusion": "open-loop chunks (n_action_steps)",
+        },
+        "train_overrides": args.set,
         "paper_act_scripted": PAPER,
         "targets": TARGET,
         "tasks": {},
@@ -158,7 +197,7 @@ def main() -> None:
         entry["demos"] = record_demos(rig_file, dataset, task, demos, short_s=3.0 if args.quick else None)
         for policy in args.policies:
             run = workdir / f"{task}_{policy}"
-            overrides = []
+            overrides = list(args.set)
             if args.quick:
                 overrides += ["train.steps=20"]
             if args.train_minutes is not None:
@@ -172,18 +211,25 @@ def main() -> None:
             argv += ["--out", str(run), "--preset", preset, "--no-progress"]
             for item in overrides:
                 argv += ["--set", item]
-            print(f"success: {task}: training {policy} ({preset})", file=sys.stderr, flush=True)
-            started = time.time()
-            if cli(argv) != 0:
-                entry["policies"][policy] = {"error": "training failed"}
-                continue
-            train_s = time.time() - started
+            if args.reuse_runs and (run / "best" / "policy.json").exists():
+                print(f"success: {task}: reusing the trained run {run}", file=sys.stderr, flush=True)
+            else:
+                print(f"success: {task}: training {policy} ({preset})", file=sys.stderr, flush=True)
+                if cli(argv) != 0:
+                    entry["policies"][policy] = {"error": "training failed"}
+                    continue
+            training = trained(run)
             print(f"success: {task}: evaluating {policy} on {episodes} seeds", file=sys.stderr, flush=True)
-            settings = EvalSettings(task=task, episodes=episodes, videos=1 if args.quick else 3)
+            settings = EvalSettings(
+                task=task,
+                episodes=episodes,
+                videos=1 if args.quick else 3,
+                ensemble_m=act_ensemble if policy == "act" else None,
+            )
             report = evaluate(run, rig, settings, run / f"eval_{task}")
             low, high = report.ci95
             entry["policies"][policy] = {
-                "train_minutes": train_s / 60,
+                **training,
                 "run": str(run),
                 "successes": report.successes,
                 "success_rate": report.success_rate,
