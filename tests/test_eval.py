@@ -124,6 +124,8 @@ def test_bad_eval_input_is_refused(runs, rig_file, capsys):
     real = REPO / "examples" / "aloha.yaml"
     assert cli(["--rig", str(real), "eval", *base, "--task", "transfer_cube"]) == 1
     assert "evaluation runs on the simulated rig" in capsys.readouterr().err
+    assert evaluate_cli(rig_file, *base, "--task", "transfer_cube", "--ensemble", "nan") == 1
+    assert "--ensemble nan is not a number" in capsys.readouterr().err
 
 
 class ScriptedPolicy:

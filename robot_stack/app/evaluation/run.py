@@ -9,6 +9,7 @@ Writes to the output folder:
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -86,6 +87,8 @@ def evaluate(
     replan = settings.replan_every or (1 if settings.ensemble_m is not None else default_replan_every(policy))
     if max_seconds <= 0:
         raise RobotStackError(f"--max-seconds {max_seconds} is not positive", hint="e.g. --max-seconds 15")
+    if settings.ensemble_m is not None and not math.isfinite(settings.ensemble_m):
+        raise RobotStackError(f"--ensemble {settings.ensemble_m} is not a number", hint="ACT's is 0.01")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "episodes.jsonl"
