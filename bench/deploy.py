@@ -371,21 +371,22 @@ def _ms(values: np.ndarray) -> dict:
     }
 
 
-def lockstep_cases(folder: Path, episodes: int, checkpoint: Path | None = None) -> list[dict]:
+def lockstep_cases(
+    folder: Path, seeds: list[int], checkpoint: Path | None = None, camera_size=CHECKPOINT_CAMERA_SIZE
+) -> list[dict]:
     from deploy.scripted_policy import ScriptedReplayPolicy
     from drivers.sim.rig import rig_with_ports_in
     from policies import Policy
     from robot_stack.app.evaluation.rollout import default_replan_every, run_episode
 
-    rig = make_rig(folder, CHECKPOINT_CAMERA_SIZE if checkpoint else (96, 128))
+    rig = make_rig(folder, camera_size if checkpoint else (96, 128))
     # lockstep on a loaded machine: the emulated motors (no real-time threads here) may answer late
     data = rig.model_dump(mode="json")
     for arm in data["arms"].values():
         arm["reply_timeout_ms"] = 250
     rig = type(rig).model_validate(data)
     out = []
-    for k in range(episodes):
-        seed = SEED_START + k
+    for seed in seeds:
         if checkpoint is None:
             policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=0.0)
             limit_s = policy.duration + 3.0
@@ -408,20 +409,24 @@ def lockstep_cases(folder: Path, episodes: int, checkpoint: Path | None = None) 
 
 
 def realtime_cases(
-    folder: Path, mode: str, latency_s: float, episodes: int, checkpoint: Path | None = None
+    folder: Path,
+    mode: str,
+    latency_s: float,
+    seeds: list[int],
+    checkpoint: Path | None = None,
+    camera_size=CHECKPOINT_CAMERA_SIZE,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
     from deploy.daemon import DeployDaemon
     from deploy.scripted_policy import ScriptedReplayPolicy
 
-    rig = make_rig(folder, CHECKPOINT_CAMERA_SIZE if checkpoint else (96, 128))
+    rig = make_rig(folder, camera_size if checkpoint else (96, 128))
     ramp = rig.deploy.safety.ramp_in_s
     out = []
     with sim_process(rig, folder) as sim:
         calibrations, cam = sim.calibrations, sim.camera_endpoint
-        for k in range(episodes):
-            seed = SEED_START + k
+        for seed in seeds:
             config = settings(
                 cam, mode=mode, m=0.01, added_latency_s=latency_s, autostart=False, checkpoint=checkpoint
             )
@@ -490,6 +495,17 @@ def main() -> None:
         help="(3) with this trained checkpoint (its rig: cam_high) instead of the scripted replay policy",
     )
     parser.add_argument("--episodes", type=int, help="(3) episodes per case (default 5; quick 1)")
+    parser.add_argument(
+        "--seeds",
+        help="(3) scene seeds, comma-separated, one episode each, repeats allowed (default: 1000 on, "
+        "--episodes of them)",
+    )
+    parser.add_argument(
+        "--camera-size",
+        default="480x640",
+        help="(3) HxW the sim renders cam_high at for --checkpoint: the size it was trained from "
+        "(default 480x640, bench/success.py's recordings)",
+    )
     args = parser.parse_args()
     sections = {part.strip() for part in args.sections.split(",") if part.strip()}
     unknown = sections - {"executor", "latency", "success"}
@@ -502,6 +518,12 @@ def main() -> None:
     quick = args.quick
     period_s = 20.0 if quick else 300.0
     episodes = args.episodes or (1 if quick else 5)
+    seeds = (
+        [int(x) for x in args.seeds.split(",")]
+        if args.seeds
+        else list(range(SEED_START, SEED_START + episodes))
+    )
+    camera_size = tuple(int(x) for x in args.camera_size.lower().split("x"))
     latencies = (0.0, 0.3) if quick else (0.0, 0.1, 0.3)
     result: dict = {"task": TASK, "watchdog": WATCHDOG}
     with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
@@ -541,14 +563,14 @@ def main() -> None:
 
             if not Policy.load(checkpoint).supports_prefix:
                 modes.remove("rtc")  # real-time chunking needs a diffusion or flow policy
-        lockstep = lockstep_cases(sub("lockstep"), episodes, checkpoint)
+        lockstep = lockstep_cases(sub("lockstep"), seeds, checkpoint, camera_size)
         result["success"] = {"lockstep": {**rate(lockstep), "per_episode": lockstep}}
         save()
         realtime = {}
         for mode in modes:
             for latency in latencies:
                 rows = realtime_cases(
-                    sub(f"rt_{mode}_{int(latency * 1000)}"), mode, latency, episodes, checkpoint
+                    sub(f"rt_{mode}_{int(latency * 1000)}"), mode, latency, seeds, checkpoint, camera_size
                 )
                 realtime[f"{mode}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 result["success"]["realtime"] = realtime
@@ -559,7 +581,7 @@ def main() -> None:
                 if checkpoint is None
                 else f"checkpoint {checkpoint}"
             ),
-            "seeds": [SEED_START, SEED_START + episodes - 1],
+            "seeds": seeds,
             "lockstep_execution": (
                 "chunks run whole"
                 if checkpoint is None
