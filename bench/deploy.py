@@ -16,13 +16,13 @@ planner → executor latency per transport, and success in real time versus lock
    round trip for this rig's observation (one 96×128 camera) over inproc, ipc, tcp; (b) in the
    runtime: capture → chunk arrival as the executor measures it, minus the planner's compute, with the
    planner thread bound on inproc, ipc or tcp loopback (the replay policy: compute ≈ 0).
-3. **Success, real time vs lockstep.** No trained checkpoint that completes the task exists on this
-   machine (bench/success.py needs hours of CPU training), so the policy is `ScriptedReplayPolicy`:
-   the scripted operator's plan as 1 s chunks, open loop. Lockstep: `robot-stack eval`'s rollout
-   (chunks executed whole, sim time; a `--checkpoint` plans every tick with temporal ensembling,
-   m = 0.01, as `robot-stack eval --ensemble 0.01`). Real time: the deploy runtime in `latest`, `ensemble` (m = 0.01)
-   and `rtc` modes, with 0 / 100 / 300 ms of added planner latency, the same seeds. This measures what
-   the runtime (real time, latency, ensembling, calibration, safety) costs a policy that is right —
+3. **Success, real time vs lockstep.** By default the policy is `ScriptedReplayPolicy`: the scripted
+   operator's plan as 1 s chunks, open loop (`--checkpoint` for a trained one, `--seeds` for its
+   scenes). Lockstep: `robot-stack eval`'s rollout (chunks executed whole, sim time; a `--checkpoint`
+   plans every tick with temporal ensembling, m = 0.01, as `robot-stack eval --ensemble 0.01`). Real
+   time: the deploy runtime in `latest`, `ensemble` (m = 0.01) and `rtc` modes, with 0 / 100 / 300 ms
+   of added planner latency, the same seeds. For the scripted plan this measures what the runtime
+   (real time, latency, ensembling, calibration, safety) costs a policy that is right —
    not the closed-loop robustness of a learnt one.
 """
 
@@ -58,7 +58,7 @@ SEED_START = 1000  # held out from demonstrations, as in evaluation
 # The watchdog must outlast the slowest planner cycle measured (300 ms added + compute + a tick).
 WATCHDOG = {"hold_after_s": 1.0, "park_after_s": 3.0}
 CHECKPOINT_EPISODE_S = 15.0  # a trained policy's episode limit, as in evaluation
-LOCKSTEP_ENSEMBLE_M = 0.01
+ENSEMBLE_M = 0.01  # ACT's; the real-time `ensemble` mode and a checkpoint's lockstep baseline
 CHECKPOINT_CAMERA_SIZE = (
     480,
     640,
@@ -380,11 +380,6 @@ def lockstep_cases(
     from robot_stack.app.evaluation.rollout import default_replan_every, run_episode
 
     rig = make_rig(folder, camera_size if checkpoint else (96, 128))
-    # lockstep on a loaded machine: the emulated motors (no real-time threads here) may answer late
-    data = rig.model_dump(mode="json")
-    for arm in data["arms"].values():
-        arm["reply_timeout_ms"] = 250
-    rig = type(rig).model_validate(data)
     out = []
     for seed in seeds:
         if checkpoint is None:
@@ -402,7 +397,7 @@ def lockstep_cases(
                 # a trained policy as `robot-stack eval --ensemble 0.01` runs it (the runtime's default
                 # mode); the scripted plan's chunks are right as they are and run whole
                 replan_every=default_replan_every(policy) if checkpoint is None else 1,
-                ensemble_m=None if checkpoint is None else LOCKSTEP_ENSEMBLE_M,
+                ensemble_m=None if checkpoint is None else ENSEMBLE_M,
             )
         out.append({"seed": seed, "success": result.success, "success_s": result.success_time_s})
     return out
@@ -428,7 +423,12 @@ def realtime_cases(
         calibrations, cam = sim.calibrations, sim.camera_endpoint
         for seed in seeds:
             config = settings(
-                cam, mode=mode, m=0.01, added_latency_s=latency_s, autostart=False, checkpoint=checkpoint
+                cam,
+                mode=mode,
+                m=ENSEMBLE_M,
+                added_latency_s=latency_s,
+                autostart=False,
+                checkpoint=checkpoint,
             )
             if checkpoint is None:
                 policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=float("inf"), image_size=(96, 128))
@@ -585,7 +585,7 @@ def main() -> None:
             "lockstep_execution": (
                 "chunks run whole"
                 if checkpoint is None
-                else f"a plan every tick, temporal ensembling m = {LOCKSTEP_ENSEMBLE_M}"
+                else f"a plan every tick, temporal ensembling m = {ENSEMBLE_M}"
             ),
             "lockstep": {**rate(lockstep), "per_episode": lockstep},
             "realtime": realtime,

@@ -129,8 +129,8 @@ def test_bad_eval_input_is_refused(runs, rig_file, capsys):
 
 
 class ScriptedPolicy:
-    """Plays the scripted operator's leader targets as a one-action chunk every tick: evaluation's
-    loop (follower order, joint mapping, timing, success check) must then do what teleoperation does."""
+    """Plays the scripted operator's leader targets as `chunk`-action chunks: evaluation's loop
+    (follower order, joint mapping, timing, success check) must then do what teleoperation does."""
 
     def __init__(self, task, seed, rig, chunk=1):
         from drivers.sim.scripted_operator import ScriptedOperator

@@ -83,14 +83,17 @@ def _record_one(
     tail_s: float,
 ) -> DemoResult:
     from drivers.dynamixel.arm import DynamixelArm
-    from drivers.sim.rig import SimRig
+    from drivers.sim.rig import LOCKSTEP_REPLY_MARGIN_MS, SimRig
 
     dt = 1.0 / rig.control_rate_hz
     followers = [name for name, arm in rig.arms.items() if arm.role == "follower"]
     leader_of = {pair.follower: pair.leader for pair in rig.pairs}
     with SimRig(rig, task=task, seed=seed, realtime=False, operator=True) as sim:
         joints = joint_map_for(sim)
-        arms = {name: DynamixelArm.from_rig(rig, name).open() for name in rig.arms}
+        arms = {
+            name: DynamixelArm.from_rig(rig, name, timeout_margin_ms=LOCKSTEP_REPLY_MARGIN_MS).open()
+            for name in rig.arms
+        }
         cameras = LockstepCameras(sim, rig.cameras)
         writer = dataset.begin_episode(task, operator="scripted", seed=seed, encode_threads=1)
         try:

@@ -107,11 +107,11 @@ def run_episode(
                         ensembler.add(chunk, t0=t, dt=dt)
                 elif needs_history:
                     policy.observe(observation)
+                blended = None if ensembler is None else ensembler.action_at(t)
                 if ensembler is not None:
-                    action = ensembler.action_at(t)
                     ensembler.prune(t)
-                else:
-                    action = chunk[min(tick - chunk_start, len(chunk) - 1)]
+                # past the end of every chunk (--replan-every beyond the chunk) the last action holds
+                action = blended if blended is not None else chunk[min(tick - chunk_start, len(chunk) - 1)]
                 for name in followers:
                     arms[name].write_goal(joints.raw(name, action[slices[name]]))
                 if video is not None and rendered:
