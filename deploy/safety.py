@@ -14,7 +14,8 @@ pose during a takeover, a park path, or the held command) goes through `SafetyFi
 
 `Watchdog` says whether the plan is fresh: no chunk for `hold_after_s` → hold position; none for
 `park_after_s` → park. Each refusal, clip or limit is reported as a `SafetyEvent` when it starts
-(not every tick it lasts); counters hold the totals.
+(not every tick it lasts), and a clip or limit at most once a second per joint (a policy whose gripper
+hovers at its limit starts a clip on every other tick); counters hold the totals.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from calibration.model import JointMap
 from robot_stack.motion import Ramp, StepLimiter, first_non_finite
 from robot_stack.rig.schema import WatchdogSpec
 
-STEP_EVENT_INTERVAL_S = 1.0  # at most one "step limit" event a second
+EVENT_INTERVAL_S = 1.0  # at most one "step limit" event a second, one "joint limit" a second per joint
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class SafetyFilter:
         self.ramp: Ramp | None = None
         self.counts: dict[str, int] = {}
         self._clipped: set[int] = set()
+        self._last_limit_event = np.full(len(self.names), -np.inf)
         self._limiting = False
         self._last_step_event = -np.inf
 
@@ -106,7 +108,7 @@ class SafetyFilter:
         limiting = self.limiter.limited_ticks > limited_before
         if limiting:
             self._count("step_limited_ticks")
-            if not self._limiting and t - self._last_step_event >= STEP_EVENT_INTERVAL_S:
+            if not self._limiting and t - self._last_step_event >= EVENT_INTERVAL_S:
                 asked = np.abs(clipped - previous)
                 worst = int(np.argmax(asked / self.limiter.max_step))
                 events.append(
@@ -127,6 +129,9 @@ class SafetyFilter:
         events = []
         for i in sorted(now - self._clipped):
             self._count("joint_limit")
+            if t - self._last_limit_event[i] < EVENT_INTERVAL_S:
+                continue
+            self._last_limit_event[i] = t
             events.append(
                 SafetyEvent(
                     t,

@@ -20,7 +20,11 @@ from drivers.sim.tasks import get_task
 from drivers.sim.trajectory import ArmScript, IkFailure
 from robot_stack.errors import RobotStackError
 
-PLANNERS = {"transfer_cube": plan_transfer_cube, "insertion": plan_insertion}
+PLANNERS = {
+    "transfer_cube": plan_transfer_cube,
+    "transfer_cube_rotated": plan_transfer_cube,
+    "insertion": plan_insertion,
+}
 TREMOR_HZ = (7.0, 12.0)  # physiological tremor band
 
 

@@ -1,5 +1,8 @@
 """transfer_cube: one arm picks the red cube off the table and hands it to the other arm.
 
+As in the ACT paper's simulated task, the cube's position is random and it starts square to the table,
+so the published success rates compare with ours; `transfer_cube_rotated` also turns it up to ±45°.
+
 Success needs the whole story, so the monitor remembers it: the first arm to lift the cube is the
 giver; the episode succeeds while the *other* arm pinches the cube in the air and the giver has let go.
 """
@@ -35,15 +38,22 @@ class TransferCube(Task):
     # the nearer arm, and of both arms in the middle band.
     x_range = (-0.15, 0.15)
     y_range = (0.42, 0.60)
+    max_yaw = 0.0
 
     def layout(self, seed: int) -> dict[str, ObjectPose]:
         rng = self.rng(seed, 0)
         x, y = rng.uniform(*self.x_range), rng.uniform(*self.y_range)
-        yaw = rng.uniform(-np.pi / 4, np.pi / 4)  # a cube looks the same every quarter turn
+        yaw = rng.uniform(-self.max_yaw, self.max_yaw)  # drawn even when 0: a seed keeps its position
         return {"box": ObjectPose(np.array([x, y, CUBE_HALF]), float(yaw))}
 
     def monitor(self, model: mujoco.MjModel) -> SuccessMonitor:
         return _TransferMonitor(model)
+
+
+class TransferCubeRotated(TransferCube):
+    name = "transfer_cube_rotated"
+    summary = "transfer_cube with the cube turned up to ±45° (the grasp must turn the wrist)"
+    max_yaw = np.pi / 4  # a cube looks the same every quarter turn
 
 
 class _TransferMonitor(SuccessMonitor):

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from drivers.sim.task_base import Task
 from drivers.sim.task_insertion import Insertion
-from drivers.sim.task_transfer_cube import TransferCube
+from drivers.sim.task_transfer_cube import TransferCube, TransferCubeRotated
 from robot_stack.errors import RobotStackError
 
-TASKS: dict[str, Task] = {task.name: task for task in (TransferCube(), Insertion())}
+TASKS: dict[str, Task] = {task.name: task for task in (TransferCube(), TransferCubeRotated(), Insertion())}
 
 
 def get_task(task: str | Task) -> Task:

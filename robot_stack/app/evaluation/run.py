@@ -22,7 +22,7 @@ from robot_stack.errors import RobotStackError
 from robot_stack.rig.schema import RigSpec
 
 # Episode time limits: the scripted demonstrations take 9–12 s of sim time; a policy gets some slack.
-DEFAULT_SECONDS = {"transfer_cube": 15.0, "insertion": 15.0}
+DEFAULT_SECONDS = {"transfer_cube": 15.0, "transfer_cube_rotated": 15.0, "insertion": 15.0}
 DEFAULT_SEED_START = 1000  # demonstrations are recorded from seeds below this: evaluation is held out
 
 
