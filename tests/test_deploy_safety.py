@@ -27,7 +27,9 @@ def one_arm_filter() -> SafetyFilter:
         created="2026-01-01T00:00:00+00:00",
         joints=[joint("waist", "revolute", 1, (-1.0, 1.0)), joint("gripper", "gripper", 2, (0.0, 1.0))],
     )
-    limits = ArmLimits("follower", ["waist", "gripper"], calibration.joint_map(), np.array([0.5, 0.5]), slice(0, 2))
+    limits = ArmLimits(
+        "follower", ["waist", "gripper"], calibration.joint_map(), np.array([0.5, 0.5]), slice(0, 2)
+    )
     return SafetyFilter([limits], start=np.array([0.0, 0.5]))
 
 
