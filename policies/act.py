@@ -27,7 +27,7 @@ class ACTModel(nn.Module):
 
         # observation → encoder tokens: [z, state, camera_0 cells..., camera_N cells...]
         self.backbones = CameraBackbones(
-            cameras, backbone.width, backbone.norm, backbone.share, backbone.stages
+            cameras, backbone.width, backbone.norm, backbone.share, backbone.stages, backbone.coords
         )
         self.image_proj = nn.Conv2d(self.backbones.out_channels, d, 1)
         fh, fw = ResNet18.feature_size(spec.crop_size, backbone.stages)

@@ -67,12 +67,18 @@ class ResNet18(nn.Module):
     `stages` < 4 stops early: on small images the full network's 32× reduction leaves a handful of
     cells (3×4 at 91×122), and where a small object sits must then be coded inside a cell's channels;
     three stages keep a 16× finer grid for the transformer or the spatial softmax to read positions from.
+
+    `coords` appends each pixel's x and y in [-1, 1] to its colour (CoordConv, Liu et al. 2018). A conv
+    net is built to ignore where things are; ACT's transformer adds positions to attention keys only, so
+    the features it reads back must say where the object is themselves. Fixed cameras make absolute
+    image position worth knowing: it is the object's position on the table.
     """
 
-    def __init__(self, width: int = 64, norm: str = "group", stages: int = 4):
+    def __init__(self, width: int = 64, norm: str = "group", stages: int = 4, coords: bool = False):
         super().__init__()
+        self.coords = coords
         self.stem = nn.Sequential(
-            nn.Conv2d(3, width, 7, 2, 3, bias=False),
+            nn.Conv2d(5 if coords else 3, width, 7, 2, 3, bias=False),
             make_norm(norm, width),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(3, 2, 1),
@@ -95,6 +101,19 @@ class ResNet18(nn.Module):
                 nn.init.zeros_(m.norm2.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.coords:
+            b, _, h, w = x.shape
+            ys = (
+                torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
+                .view(1, 1, h, 1)
+                .expand(b, 1, h, w)
+            )
+            xs = (
+                torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
+                .view(1, 1, 1, w)
+                .expand(b, 1, h, w)
+            )
+            x = torch.cat([x, xs, ys], dim=1)
         return self.stages(self.stem(x))
 
     @staticmethod
@@ -129,10 +148,13 @@ class SpatialSoftmax(nn.Module):
 class CameraBackbones(nn.Module):
     """One ResNet-18 shared by all cameras, or one per camera: (B, N, 3, H, W) in [0, 1] → (B, N, C, h, w)."""
 
-    def __init__(self, cameras: int, width: int, norm: str, share: bool, stages: int = 4):
+    def __init__(
+        self, cameras: int, width: int, norm: str, share: bool, stages: int = 4, coords: bool = False
+    ):
         super().__init__()
         self.cameras = cameras
-        self.nets = nn.ModuleList(ResNet18(width, norm, stages) for _ in range(1 if share else cameras))
+        nets = (ResNet18(width, norm, stages, coords) for _ in range(1 if share else cameras))
+        self.nets = nn.ModuleList(nets)
         self.out_channels = self.nets[0].out_channels
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:

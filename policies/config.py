@@ -28,6 +28,7 @@ class BackboneConfig(Section):
     stages: int = Field(
         default=4, ge=2, le=4
     )  # residual stages used: 4 is the full network (32× smaller map), 3 → 16×
+    coords: bool = False  # append pixel x, y to the colour channels (CoordConv): features that know where
 
 
 class DataConfig(Section):

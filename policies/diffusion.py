@@ -38,7 +38,7 @@ class DiffusionModel(nn.Module):
         self.action_dim = spec.action_dim
         cameras = len(spec.cameras)
         self.backbones = CameraBackbones(
-            cameras, backbone.width, backbone.norm, backbone.share, backbone.stages
+            cameras, backbone.width, backbone.norm, backbone.share, backbone.stages, backbone.coords
         )
         feature_size = ResNet18.feature_size(spec.crop_size, backbone.stages)
         # keypoints are per camera even with a shared backbone: each view has its own points of interest

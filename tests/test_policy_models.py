@@ -148,3 +148,18 @@ def test_ema_starts_as_a_copy_and_then_lags():
     ema.update(model)
     gap = (model.weight - ema.module.weight).abs().max()
     assert 0 < gap < 1.0
+
+
+def test_coordinate_channels_let_the_features_say_where_a_blob_is():
+    # a plain conv net (with its zero padding far away) answers alike wherever a blob sits in the middle;
+    # with the pixel coordinates appended, the same blob in two places gives two different features
+    torch.manual_seed(0)
+    blob_left, blob_right = torch.zeros(1, 3, 160, 160), torch.zeros(1, 3, 160, 160)
+    blob_left[..., 76:80, 64:68] = 1.0
+    blob_right[..., 76:80, 80:84] = 1.0  # moved by twice the network's stride: the same pixels to a conv
+    for coords in (False, True):
+        net = ResNet18(width=8, stages=2, coords=coords).eval()
+        with torch.no_grad():
+            pooled = [net(x).sum(dim=(2, 3)) for x in (blob_left, blob_right)]
+        differs = not torch.allclose(pooled[0], pooled[1], atol=1e-4)
+        assert differs == coords
