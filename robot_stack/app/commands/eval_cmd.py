@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="run folder (uses best/) or checkpoint folder",
     )
-    p.add_argument("--task", required=True, help="transfer_cube or insertion")
+    p.add_argument("--task", required=True, help="transfer_cube, transfer_cube_rotated or insertion")
     p.add_argument(
         "--episodes", required=True, type=int, metavar="N", help="number of episodes (one seed each)"
     )

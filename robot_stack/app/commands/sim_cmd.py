@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--task", help="transfer_cube or insertion (default: the rig file's sim.task)")
+    p.add_argument(
+        "--task", help="transfer_cube, transfer_cube_rotated or insertion (default: the rig file's sim.task)"
+    )
     p.add_argument("--seed", type=int, help="object layout seed (default: the rig file's sim.seed)")
     p.add_argument("--no-operator", action="store_true", help="do not move the leaders by script")
     p.add_argument("--wire-timing", action="store_true", help="model bus wire time and return delay")
