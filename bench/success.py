@@ -109,7 +109,8 @@ def _recorded(path: Path) -> tuple[int, int]:
 
 
 def trained(run: Path) -> dict:
-    """How the run in `run` was trained, from its metrics log: minutes, steps, samples/s, best loss."""
+    """How the run in `run` was trained, from its metrics log: minutes, steps, passes over the data
+    (epochs, the last one partial), samples/s, best loss."""
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line]
     steps = [r for r in rows if r.get("kind") == "train"]
     stop = next((r for r in reversed(rows) if r.get("kind") == "stop"), {})
@@ -117,6 +118,7 @@ def trained(run: Path) -> dict:
     return {
         "train_minutes": steps[-1]["elapsed_s"] / 60 if steps else None,
         "steps": stop.get("step", steps[-1]["step"] if steps else 0),
+        "epochs": steps[-1]["epoch"] + 1 if steps and "epoch" in steps[-1] else None,
         "stopped": stop.get("reason"),
         "samples_per_s_median": float(np.median([r["samples_per_s"] for r in steps])) if steps else None,
         "best_loss": stop.get("best"),

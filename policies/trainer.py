@@ -184,6 +184,7 @@ class _Run:
                     record = {
                         "kind": "train",
                         "step": self.step,
+                        "epoch": self.epoch,  # 0-based pass over the training episodes: fit needs many
                         "loss": window_loss / window_n,
                         "lr": lr,
                         "grad_norm": float(grad_norm),

@@ -34,7 +34,8 @@ def test_each_policy_learns_at_the_test_preset(policy, data, tmp_path):
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.85 * first, f"{policy}: loss {first:.3f} → {last:.3f}"
     train_record = records(tmp_path, "train")[-1]
-    assert {"lr", "grad_norm", "samples_per_s", "eta_s"} <= set(train_record)
+    assert {"lr", "grad_norm", "samples_per_s", "eta_s", "epoch"} <= set(train_record)
+    assert train_record["epoch"] == 0  # 30 batches of 4 do not finish one pass over the 4 episodes
     assert [r["step"] for r in records(tmp_path, "val")] == [10, 20, 30]
     assert (tmp_path / "best" / "weights.pt").exists() and (tmp_path / "last" / "train_state.pt").exists()
 
