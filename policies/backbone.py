@@ -42,6 +42,16 @@ def make_norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown norm '{kind}'")
 
 
+def pixel_coordinates(h: int, w: int, **tensor_options) -> torch.Tensor:
+    """(2, h, w): each pixel's x and y, from -1 at the first row or column to 1 at the last."""
+    ys, xs = torch.meshgrid(
+        torch.linspace(-1.0, 1.0, h, **tensor_options),
+        torch.linspace(-1.0, 1.0, w, **tensor_options),
+        indexing="ij",
+    )
+    return torch.stack([xs, ys])
+
+
 class BasicBlock(nn.Module):
     def __init__(self, c_in: int, c_out: int, stride: int, norm: str):
         super().__init__()
@@ -103,17 +113,8 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.coords:
             b, _, h, w = x.shape
-            ys = (
-                torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
-                .view(1, 1, h, 1)
-                .expand(b, 1, h, w)
-            )
-            xs = (
-                torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
-                .view(1, 1, 1, w)
-                .expand(b, 1, h, w)
-            )
-            x = torch.cat([x, xs, ys], dim=1)
+            grid = pixel_coordinates(h, w, device=x.device, dtype=x.dtype)
+            x = torch.cat([x, grid.expand(b, 2, h, w)], dim=1)
         return self.stages(self.stem(x))
 
     @staticmethod
@@ -135,8 +136,8 @@ class SpatialSoftmax(nn.Module):
         super().__init__()
         self.keypoints = nn.Conv2d(channels, keypoints, 1)
         h, w = size
-        ys, xs = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
-        self.register_buffer("grid", torch.stack([xs.reshape(-1), ys.reshape(-1)], dim=1), persistent=False)
+        grid = pixel_coordinates(h, w).flatten(1).T  # (h·w, 2): x, y of each cell
+        self.register_buffer("grid", grid.contiguous(), persistent=False)
         self.out_dim = 2 * keypoints
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
