@@ -35,10 +35,13 @@ class ACTModel(nn.Module):
         self.camera_embed = nn.Parameter(torch.zeros(cameras, d))  # tells cameras apart (same grid positions)
         self.state_proj = nn.Linear(spec.state_dim, d)
         self.latent_proj = nn.Linear(cfg.latent_dim, d)
-        self.token_pos = nn.Parameter(torch.randn(2, d) * 0.02)  # for the z and state tokens
+        # Learned positions start at unit scale, like the LayerNorm'd tokens they are added to (DETR's
+        # embeddings). At 0.02 the decoder's queries are indistinguishable: every one of them attends
+        # alike, the chunk comes out flat (one target for all k ticks), and training barely moves it.
+        self.token_pos = nn.Parameter(torch.randn(2, d))  # for the z and state tokens
         self.encoder = Encoder(cfg.enc_layers, **layer)
         self.decoder = Decoder(cfg.dec_layers, **layer)
-        self.query_pos = nn.Parameter(torch.randn(cfg.chunk_size, d) * 0.02)
+        self.query_pos = nn.Parameter(torch.randn(cfg.chunk_size, d))  # one per tick of the chunk
         self.action_head = nn.Linear(d, spec.action_dim)
 
         # CVAE posterior q(z | state, actions): [cls, state, action_0 ... action_k-1]
