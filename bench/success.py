@@ -127,10 +127,14 @@ def trained(run: Path) -> dict:
     }
 
 
-def demo_rig(cameras: list[str] | None, size: tuple[int, int] | None, ports: Path) -> RigSpec:
+def demo_rig(
+    cameras: list[str] | None, size: tuple[int, int] | None, ports: Path, operator_style: str = "human"
+) -> RigSpec:
     """The root rig with only the cameras the policy uses (rendering the others would cost time for
-    nothing), optionally at another size, its serial ports (and motor EEPROM) in `ports`."""
+    nothing), optionally at another size, its serial ports (and motor EEPROM) in `ports`, and the
+    scripted operator demonstrating in `operator_style`."""
     data = rig_with_ports_in(load_rig(REPO / "hardware.yaml"), ports).model_dump(mode="json")
+    data["sim"]["operator_style"] = operator_style
     keep = cameras or list(data["cameras"])
     data["cameras"] = {name: dict(data["cameras"][name]) for name in keep}
     if size is not None:
@@ -169,6 +173,13 @@ def main() -> None:
     p.add_argument(
         "--reuse-runs", action="store_true", help="evaluate a run already trained in the workdir as it is"
     )
+    p.add_argument(
+        "--operator-style",
+        choices=("human", "steady"),
+        default="human",
+        help="how the scripted operator demonstrates: human (varied tempo, pauses, tremor and strategy; "
+        "default) or steady (one fixed way per layout, like the ACT paper's scripted policy)",
+    )
     args = p.parse_args()
     act_ensemble = None if args.act_ensemble == "none" else float(args.act_ensemble)
     preset = args.preset or ("test" if args.quick else "sim-cpu")
@@ -188,6 +199,7 @@ def main() -> None:
             "diffusion": "open-loop chunks (n_action_steps)",
         },
         "train_overrides": args.set,
+        "operator_style": args.operator_style,
         "paper_act_scripted": PAPER,
         "targets": TARGET,
         "tasks": {},
@@ -195,7 +207,9 @@ def main() -> None:
     for task in args.tasks:
         entry = result["tasks"][task] = {"policies": {}}
         cameras = make_config("act", preset).data.cameras  # sim-cpu: cam_high; test and paper: all
-        rig = demo_rig(cameras, (48, 64) if args.quick else None, workdir / f"{task}_ports")
+        rig = demo_rig(
+            cameras, (48, 64) if args.quick else None, workdir / f"{task}_ports", args.operator_style
+        )
         rig_file = workdir / f"{task}_rig.yaml"
         rig_file.parent.mkdir(parents=True, exist_ok=True)
         rig_file.write_text(yaml.safe_dump(rig.model_dump(mode="json"), sort_keys=False))

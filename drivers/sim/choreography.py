@@ -34,6 +34,11 @@ class HumanStyle:
     tremor_rad: float  # amplitude of physiological tremor per joint
 
     @classmethod
+    def steady(cls) -> HumanStyle:
+        """Nominal timing, both arms together, no pause and no tremor: a machine's demonstration."""
+        return cls(tempo=1.0, duration_jitter=0.0, max_reaction_s=0.0, hesitation_p=0.0, tremor_rad=0.0)
+
+    @classmethod
     def draw(cls, rng: np.random.Generator) -> HumanStyle:
         return cls(
             tempo=float(rng.uniform(0.9, 1.15)),

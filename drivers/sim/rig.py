@@ -127,13 +127,13 @@ class SimRig:
             self._t0 = self.clock.now()
         for binding in self.leaders.values():
             binding.place(HOME)
-        self.operator = ScriptedOperator(self.task_name, self.seed) if self.operator_enabled else None
+        self.operator = self._new_operator() if self.operator_enabled else None
         self._attach_operator()
 
     def set_operator(self, enabled: bool) -> None:
         self.operator_enabled = enabled
         if enabled and self.operator is None:
-            self.operator = ScriptedOperator(self.task_name, self.seed)
+            self.operator = self._new_operator()
         self._attach_operator()
 
     def sim_time(self) -> float:
@@ -261,6 +261,10 @@ class SimRig:
             self.eeprom_path(name).write_text(json.dumps(state, indent=1))
         except OSError:
             pass  # a read-only or vanished folder: the next start is a factory-fresh arm
+
+    def _new_operator(self) -> ScriptedOperator:
+        style = self.rig.sim.operator_style if self.rig.sim else "human"
+        return ScriptedOperator(self.task_name, self.seed, style=style)
 
     def _attach_operator(self) -> None:
         for name, binding in self.leaders.items():

@@ -26,19 +26,28 @@ PLANNERS = {
     "insertion": plan_insertion,
 }
 TREMOR_HZ = (7.0, 12.0)  # physiological tremor band
+STYLES = ("human", "steady")
 
 
 class ScriptedOperator:
-    def __init__(self, task: str | Task = "transfer_cube", seed: int = 0, model=None):
+    def __init__(self, task: str | Task = "transfer_cube", seed: int = 0, model=None, style: str = "human"):
         self.task = get_task(task)
         self.seed = check_seed(seed)
         if self.task.name not in PLANNERS:
             raise RobotStackError(f"the scripted operator has no plan for task '{self.task.name}'")
+        if style not in STYLES:
+            raise RobotStackError(f"unknown operator style {style!r}", hint=f"one of: {', '.join(STYLES)}")
         planner = PLANNERS[self.task.name]
         model = model if model is not None else load_model(self.task.model_file)
         kinematics = {side: ArmKinematics(model, side) for side in ARM_SIDES}
-        rng = self.task.rng(self.seed, 1)
-        self.style = HumanStyle.draw(rng)
+        if style == "steady":
+            # every choice the planner draws (strategy order, grasp height, hand-over point, pauses)
+            # comes out the same in every episode: only the layout, drawn from the seed, differs
+            rng = np.random.default_rng(0)
+            self.style = HumanStyle.steady()
+        else:
+            rng = self.task.rng(self.seed, 1)
+            self.style = HumanStyle.draw(rng)
         self.layout = self.task.layout(self.seed)
 
         failures = []
