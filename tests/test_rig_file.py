@@ -154,6 +154,14 @@ def test_wrong_type_and_bad_literal(tmp_path):
     ]
 
 
+def test_unknown_operator_style(tmp_path):
+    assert problems_of(tmp_path, mutated(lambda d: d["sim"].update(operator_style="lazy"))) == [
+        "sim.operator_style: input should be 'human' or 'steady' (got 'lazy')"
+    ]
+    steady = write_rig(tmp_path, mutated(lambda d: d["sim"].update(operator_style="steady")))
+    assert load_rig(steady).sim.operator_style == "steady"
+
+
 def test_baud_rate_a_motor_cannot_use(tmp_path):
     data = mutated(lambda d: d["arms"]["left_leader"].update(baud_rate=250000))
     assert problems_of(tmp_path, data) == [

@@ -102,3 +102,13 @@ def test_realtime_rig_advances_physics_with_the_wall_clock(rig):
     with SimRig(rig, realtime=True, operator=False) as sim:
         time.sleep(0.5)
         assert 0.3 < sim.scene.time < 1.0
+
+
+def test_the_rig_file_chooses_how_the_scripted_operator_demonstrates(rig):
+    steady = rig.model_copy(update={"sim": rig.sim.model_copy(update={"operator_style": "steady"})})
+    with SimRig(steady, task="transfer_cube", seed=3, realtime=False) as sim:
+        assert sim.operator.style.tremor_rad == 0 and sim.operator.hesitations == 0
+        sim.reset(seed=4)  # a new take keeps the style
+        assert sim.operator.style.tremor_rad == 0
+    with SimRig(rig, task="transfer_cube", seed=3, realtime=False) as sim:
+        assert sim.operator.style.tremor_rad > 0

@@ -44,8 +44,9 @@ def run_scripted_episode(
     joint_quantum_rad: float = 0.0,
     gripper_quantum: float = 0.0,
     scene: SimScene | None = None,
+    style: str = "human",
 ) -> EpisodeResult:
-    operator = ScriptedOperator(task, seed, model=None if scene is None else scene.model)
+    operator = ScriptedOperator(task, seed, model=None if scene is None else scene.model, style=style)
     if scene is None:
         scene = SimScene(task, seed)
     else:
