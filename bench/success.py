@@ -32,6 +32,7 @@ import numpy as np  # noqa: E402
 import yaml  # noqa: E402
 
 from drivers.sim.rig import rig_with_ports_in  # noqa: E402
+from drivers.sim.scripted_operator import STYLES  # noqa: E402
 from policies import make_config  # noqa: E402
 from robot_stack.app.cli import main as cli  # noqa: E402
 from robot_stack.app.evaluation import EvalSettings, evaluate  # noqa: E402
@@ -175,7 +176,7 @@ def main() -> None:
     )
     p.add_argument(
         "--operator-style",
-        choices=("human", "steady"),
+        choices=STYLES,
         default="human",
         help="how the scripted operator demonstrates: human (varied tempo, pauses, tremor and strategy; "
         "default) or steady (one fixed way per layout, like the ACT paper's scripted policy)",
