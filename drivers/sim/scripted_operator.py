@@ -8,6 +8,8 @@ trajectories, with the episode's own tempo, reaction lags, hesitations and a sma
 
 from __future__ import annotations
 
+from typing import get_args
+
 import numpy as np
 
 from drivers.sim import plan_insertion, plan_transfer_cube
@@ -19,6 +21,7 @@ from drivers.sim.task_base import HOME, Task, check_seed
 from drivers.sim.tasks import get_task
 from drivers.sim.trajectory import ArmScript, IkFailure
 from robot_stack.errors import RobotStackError
+from robot_stack.rig.schema import OperatorStyle
 
 PLANNERS = {
     "transfer_cube": plan_transfer_cube,
@@ -26,7 +29,7 @@ PLANNERS = {
     "insertion": plan_insertion,
 }
 TREMOR_HZ = (7.0, 12.0)  # physiological tremor band
-STYLES = ("human", "steady")
+STYLES = get_args(OperatorStyle)
 
 
 class ScriptedOperator:

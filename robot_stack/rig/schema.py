@@ -166,14 +166,17 @@ class DeploySpec(StrictModel):
     watchdog: WatchdogSpec = WatchdogSpec()
 
 
+# How the scripted operator demonstrates: "human" varies tempo, hesitations, tremor and strategy from
+# take to take; "steady" does a scene one fixed way, the same for the same layout (as the ACT paper's
+# scripted policy did), so demonstrations differ only where the objects lie.
+OperatorStyle = Literal["human", "steady"]
+
+
 class SimSpec(StrictModel):
     task: str = "transfer_cube"
     seed: int = 0
     realtime: bool = True
-    # How the scripted operator demonstrates: "human" varies tempo, hesitations, tremor and strategy from
-    # take to take; "steady" does a scene one fixed way, the same for the same layout (as the ACT paper's
-    # scripted policy did), so demonstrations differ only where the objects lie.
-    operator_style: Literal["human", "steady"] = "human"
+    operator_style: OperatorStyle = "human"
 
 
 class RigSpec(StrictModel):
