@@ -44,6 +44,8 @@ class DataConfig(Section):
     # std of Gaussian noise added to the normalised joint state at training: a policy that may not trust
     # the state exactly has to read the cameras too, and a closed loop's small drifts stay in its data
     state_noise: float = Field(default=0.0, ge=0.0, le=1.0)
+    # drop the still ticks before each episode's first movement (see policies.dataset)
+    trim_idle_start: bool = False
     normalization: Literal["minmax", "meanstd"] = "meanstd"
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)  # fraction of episodes held out
     cache_frames: bool = True  # keep resized frames in memory after first decode

@@ -3,7 +3,9 @@
 Sample i of an episode is anchored at tick i (the "current" observation):
 - observations at ticks i − (n_obs − 1)·stride, …, i (before the start: the first tick repeated), each
   with every camera's frame chosen by the recorded tick → frame alignment. An episode starts at its
-  first tick for which every camera has a frame; earlier ticks are not used;
+  first tick for which every camera has a frame; earlier ticks are not used. With `trim_idle_start`
+  it starts one tick before the actions first move, so the seconds an operator waits before moving
+  (which the first frames cannot tell apart) do not teach the policy to hesitate;
 - `horizon` actions at ticks starting with the oldest observation's, every `stride` ticks. Past the
   episode's end the last action is repeated and `action_mask` is False there.
 
@@ -24,6 +26,16 @@ from policies.frame_cache import FrameCache
 from policies.images import resize_frame
 from policies.normalize import Normalizer
 
+# An action that has moved no further than this from its first value (rad; gripper units) is idle.
+IDLE_TOLERANCE = 0.01
+
+
+def idle_lead_in(actions: np.ndarray, tolerance: float = IDLE_TOLERANCE) -> int:
+    """Ticks to drop from the start of `actions` (N, D): all but the last still tick before the first
+    action that departs from the first one by more than `tolerance`; 0 when nothing ever moves."""
+    moved = np.abs(actions - actions[0]).max(axis=1) > tolerance
+    return max(0, int(np.argmax(moved)) - 1) if moved.any() else 0
+
 
 class EpisodeDataset(Dataset):
     def __init__(
@@ -36,6 +48,7 @@ class EpisodeDataset(Dataset):
         stride: int,
         normalizer: Normalizer,
         cache_frames: bool = True,
+        trim_idle_start: bool = False,
     ):
         self.episodes = list(episodes)
         self.cameras = list(cameras)
@@ -48,6 +61,8 @@ class EpisodeDataset(Dataset):
         self._obs, self._act, self._ticks, index = [], [], [], []
         for e, episode in enumerate(self.episodes):
             start = check_episode(episode, self.cameras, state_dim, action_dim)
+            if trim_idle_start:
+                start += idle_lead_in(np.asarray(episode.action[start:], dtype=np.float32))
             # ticks are renumbered from the first usable one
             self._obs.append(normalizer.state(np.asarray(episode.observation[start:], dtype=np.float32)))
             self._act.append(normalizer.action(np.asarray(episode.action[start:], dtype=np.float32)))

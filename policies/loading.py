@@ -75,6 +75,7 @@ def make_dataset(
         spec.stride,
         normalizer,
         cache_frames=config.data.cache_frames,
+        trim_idle_start=config.data.trim_idle_start,
     )
 
 

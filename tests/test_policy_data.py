@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from policies.dataset import EpisodeDataset
+from policies.dataset import EpisodeDataset, idle_lead_in
 from policies.episodes import MemoryEpisode
 from policies.images import color_jitter, prepare_images, random_crop, resize_frame
 from policies.loading import split_episodes
@@ -129,6 +129,18 @@ def test_ticks_before_the_first_frame_are_left_out():
     ep.ticks["cam"][5] = -1  # a gap after frames began is a recording defect, not padding
     with pytest.raises(RobotStackError, match="without a frame after its first frame"):
         EpisodeDataset([ep], ["cam"], (8, 8), 1, 2, 1, identity_normalizer())
+
+
+def test_the_idle_lead_in_is_trimmed_to_one_still_tick_before_the_first_movement():
+    ep = numbered_episode(ticks=12)
+    ep.action[:6] = ep.action[0]  # the operator waits 6 ticks before moving
+    ep.action[3, 1] += 0.005  # a tremor below the tolerance is still idle
+    ds = EpisodeDataset([ep], ["cam"], (8, 8), 1, 3, 1, identity_normalizer(), trim_idle_start=True)
+    assert len(ds) == 7 and ds[0]["state"][0, 0] == 5  # the last still tick, then tick 6 moves
+    assert ds[0]["action"][:, 0].tolist() == [100, 106, 107]
+    assert len(EpisodeDataset([ep], ["cam"], (8, 8), 1, 3, 1, identity_normalizer())) == 12
+    assert idle_lead_in(np.zeros((5, 3))) == 0  # never moves: nothing to trim
+    assert idle_lead_in(np.arange(5.0)[:, None]) == 0  # moves at once
 
 
 def test_the_frame_cache_decodes_each_frame_once_into_one_block_per_episode_camera():
