@@ -6,7 +6,7 @@ planner → executor latency per transport, and success in real time versus lock
     python bench/deploy.py --sections executor --out docs/bench/deploy_executor.json   # (1) alone
 
 1. **Executor period under planner load.** `robot-stack deploy`'s daemon (in-process planner thread,
-   inproc link) runs a `sim-cpu` ACT checkpoint (ResNet-style backbone, chunk 100; trained one step on
+   inproc link) runs a `sim-cpu` ACT checkpoint (ResNet-style backbone, the preset's chunk; trained one step on
    two scripted demos: the weights do not matter for timing) on the same 2-core machine as the
    simulated rig (MuJoCo physics, four emulated servo chains, the camera renderer). The executor's
    `RateLoop` statistics: period error p50/p99/max, overruns, wake latency, tick busy time; then the
@@ -163,6 +163,14 @@ def act_checkpoint(folder: Path, rig) -> Path:
     return folder / "act"
 
 
+def act_description() -> str:
+    from policies import make_config
+
+    config = make_config("act", "sim-cpu")
+    h, w = config.data.image_size
+    return f"act sim-cpu (chunk {config.act.chunk_size}, width {config.act.hidden_dim}, {h}×{w} camera)"
+
+
 class InstantPolicy:
     """Answers at once with the observed pose held for a chunk: the executor with an idle planner."""
 
@@ -242,7 +250,7 @@ def period_case(folder: Path, seconds: float, with_act: bool, planner_process: b
             daemon.close()
     out = loop_figures(stats, planner)
     out["seconds"] = seconds
-    out["policy"] = "act sim-cpu (chunk 100, 96×128 camera)" if with_act else "instant (planner idle)"
+    out["policy"] = act_description() if with_act else "instant (planner idle)"
     out["planner"] = out.get("planner") or {}
     out["planner_where"] = (
         "policy-server process (1 torch thread), ipc" if planner_process else "thread in the daemon, inproc"

@@ -14,10 +14,11 @@ What is timed (a fixed, small number of repetitions on fixed random batches, aft
   `predict_action_chunk` (ACT) or `reset()` + `select_action` (Diffusion Policy: its queue takes the
   observation, one chunk is sampled) on prepared tensors. Ratios compare the network alone with
   LeRobot's call.
-- matched settings: LeRobot's ResNet-18 is torchvision's (width 64; frozen BatchNorm in its ACT,
-  GroupNorm in its Diffusion Policy); the `sim-cpu` preset uses width 32, so at `sim-cpu` ours is
-  measured at the preset and again at width 64 ("matched", every other setting the preset's) beside
-  LeRobot with the same transformer / U-Net sizes, chunk, horizon, cameras, image and crop sizes. The
+- matched settings: LeRobot's ResNet-18 is torchvision's (width 64, all four stages, colour channels
+  only; frozen BatchNorm in its ACT, GroupNorm in its Diffusion Policy); the `sim-cpu` preset uses
+  width 32 (and, for ACT, three stages with pixel coordinates), so at `sim-cpu` ours is measured at
+  the preset and again with LeRobot's backbone shape ("matched", every other setting the preset's)
+  beside LeRobot with the same transformer / U-Net sizes, chunk, horizon, cameras, image and crop sizes. The
   `paper` preset is measured at batch 2 (a step at the published batch sizes takes minutes on 2
   cores); samples/s is per sample either way.
 
@@ -75,6 +76,16 @@ def config_for(policy: str, preset: str, extra: tuple[str, ...] = ()):
     if policy == "flow":
         overrides.append("diffusion.flow_steps=5")
     return make_config(policy, preset, overrides + list(extra))
+
+
+def lerobot_backbone_overrides(config) -> tuple[str, ...]:
+    """What makes our backbone torchvision's ResNet-18 shape, as LeRobot's policies use it (empty when
+    the preset has that shape already)."""
+    b = config.backbone
+    wanted = {"width": 64, "stages": 4, "coords": False}
+    return tuple(
+        f"backbone.{key}={json.dumps(value)}" for key, value in wanted.items() if getattr(b, key) != value
+    )
 
 
 def random_batch(config, spec, batch_size: int, g: torch.Generator) -> dict:
@@ -395,18 +406,23 @@ def main() -> None:
                         "sampler_steps": SAMPLER_STEPS[kind],
                     }
                 }
-                # LeRobot has ACT and Diffusion Policy (not flow matching), with torchvision's ResNet-18
-                # (width 64): where the preset's width differs, ours is measured as the preset and again
-                # at width 64 beside LeRobot
+                # LeRobot has ACT and Diffusion Policy (not flow matching), with torchvision's ResNet-18:
+                # where the preset's backbone differs, ours is measured as the preset and again with
+                # that backbone beside LeRobot
                 compare = worker is not None and kind != "flow"
                 print(f"policies: {preset} {kind}", file=sys.stderr, flush=True)
-                if compare and config.backbone.width != 64:
+                backbone = lerobot_backbone_overrides(config)
+                if compare and backbone:
                     entry.update(measure(Ours(config, spec, batch, kind, frame_hw), None, reps))
-                    matched = config_for(kind, preset, ("backbone.width=64",))
-                    print(f"policies: {preset} {kind}, width 64, with LeRobot", file=sys.stderr, flush=True)
+                    matched = config_for(kind, preset, backbone)
+                    print(
+                        f"policies: {preset} {kind}, {' '.join(backbone)}, with LeRobot",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     worker.call("build", case=lerobot_case(matched, spec, batch))
                     figures = measure(Ours(matched, spec, batch, kind, frame_hw), worker, reps)
-                    entry["matched"] = {"overrides": ["backbone.width=64"], **figures}
+                    entry["matched"] = {"overrides": list(backbone), **figures}
                 else:
                     if compare:
                         worker.call("build", case=lerobot_case(config, spec, batch))
@@ -423,7 +439,7 @@ def main() -> None:
             "inference_ms": e["ours"]["inference"]["end_to_end"]["latency_ms_min"],
             "inference_network_ms": e["ours"]["inference"]["network"]["latency_ms_min"],
             **(
-                {"speedup_vs_lerobot_at_width_64": (e.get("matched") or e)["speedup_ours_vs_lerobot"]}
+                {"speedup_vs_lerobot_matched": (e.get("matched") or e)["speedup_ours_vs_lerobot"]}
                 if "speedup_ours_vs_lerobot" in (e.get("matched") or e)
                 else {}
             ),

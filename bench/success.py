@@ -223,12 +223,7 @@ def main() -> None:
             if args.quick:
                 overrides += ["train.steps=20"]
             if args.train_minutes is not None:
-                # the preset's steps scaled to the budget, so the LR schedule still runs its course
-                preset_train = make_config(policy, preset).train
-                steps = preset_train.steps
-                if preset_train.time_budget_min:
-                    steps = max(1, round(steps * args.train_minutes / preset_train.time_budget_min))
-                overrides += [f"train.time_budget_min={args.train_minutes}", f"train.steps={steps}"]
+                overrides += make_config(policy, preset).train.budget_overrides(args.train_minutes)
             argv = ["--rig", str(rig_file), "train", "--policy", policy, "--dataset", str(dataset)]
             argv += ["--out", str(run), "--preset", preset, "--no-progress"]
             for item in overrides:

@@ -139,6 +139,14 @@ class TrainConfig(Section):
     threads: int | None = None  # torch CPU threads; None leaves torch's default
     time_budget_min: float | None = Field(default=None, gt=0.0)  # stop (and checkpoint) after this long
 
+    def budget_overrides(self, minutes: float) -> list[str]:
+        """Overrides for a `minutes` time budget, with the steps scaled from this budget's so the
+        learning-rate schedule still runs its course instead of being cut off at a high rate."""
+        steps = self.steps
+        if self.time_budget_min:
+            steps = max(1, round(steps * minutes / self.time_budget_min))
+        return [f"train.time_budget_min={minutes}", f"train.steps={steps}"]
+
 
 class PolicyConfig(Section):
     policy: PolicyKind

@@ -79,3 +79,16 @@ def test_unknown_policy_or_preset():
         make_config("bet", "test")
     with pytest.raises(RobotStackError, match="unknown preset"):
         make_config("act", "huge")
+
+
+def test_a_shorter_time_budget_scales_the_steps_so_the_schedule_completes():
+    train = make_config("act", "sim-cpu").train
+    overrides = train.budget_overrides(train.time_budget_min / 4)
+    assert overrides == [
+        f"train.time_budget_min={train.time_budget_min / 4}",
+        f"train.steps={round(train.steps / 4)}",
+    ]
+    shorter = make_config("act", "sim-cpu", overrides).train
+    assert shorter.steps == round(train.steps / 4) and shorter.time_budget_min == train.time_budget_min / 4
+    # a preset without a budget keeps its steps: nothing says how many fit in a minute
+    assert make_config("act", "paper").train.budget_overrides(5)[1] == "train.steps=100000"

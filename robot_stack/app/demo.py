@@ -170,12 +170,16 @@ def deploy_demo(console: Console, folder: Path, train_minutes: float, episodes: 
     data["cameras"] = {"cam_high": data["cameras"]["cam_high"]}
     data["calibration_dir"] = "hardware.calibration"  # the calibration `calibrate --auto` wrote
     deploy_rig.write_text(yaml.safe_dump(data, sort_keys=False))
+    from policies import make_config  # torch: only once training is next
+
+    budget = make_config("act", "sim-cpu").train.budget_overrides(train_minutes)
     steps = [
         (
             f"Train an ACT policy ({train_minutes:g} min on this CPU)",
             demo_rig,
             ["train", "--policy", "act", "--dataset", str(dataset), "--out", str(run), "--preset", "sim-cpu"]
-            + ["--set", f"train.time_budget_min={train_minutes}", "--set", "train.val_every=100"],
+            + [arg for item in budget for arg in ("--set", item)]
+            + ["--set", "train.val_every=100"],
         ),
         (
             f"Deploy it on {episodes} held-out scenes (planner + 50 Hz executor, real time)",
