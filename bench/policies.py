@@ -4,6 +4,7 @@ side with LeRobot 0.4.4's ACT and Diffusion Policy at matched settings, in the s
 
     python bench/policies.py --out docs/bench/policies.json     # both presets (~25 min on 2 shared cores)
     python bench/policies.py --quick                             # sim-cpu only, two timed repetitions
+    python bench/policies.py --presets sim-cpu --out F.json      # one preset, full repetitions
 
 What is timed (a fixed, small number of repetitions on fixed random batches, after one warm-up):
 - training step: ours = batch to network input (random crop, uint8 → float), forward, backward,
@@ -351,12 +352,19 @@ def main() -> None:
     p.add_argument(
         "--threads", type=int, default=THREADS, help=f"torch threads, both sides (default {THREADS})"
     )
+    p.add_argument(
+        "--presets",
+        nargs="*",
+        choices=("sim-cpu", "paper"),
+        default=None,
+        help="default: both (quick: sim-cpu)",
+    )
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     rig = load_rig(REPO / "hardware.yaml")
     first_camera = next(iter(rig.cameras.values()))
     frame_hw = (first_camera.height, first_camera.width)
-    presets = ["sim-cpu"] if args.quick else ["sim-cpu", "paper"]
+    presets = args.presets or (["sim-cpu"] if args.quick else ["sim-cpu", "paper"])
     reps = (
         {"warmup": 1, "train_steps": 2, "infer_runs": 2}
         if args.quick
