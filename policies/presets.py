@@ -74,7 +74,7 @@ def _act(preset: str) -> PolicyConfig:
         # simulated tasks used; a 16× feature grid with pixel coordinates, so a 3-pixel cube can be
         # located; no random crop (shifting a fixed camera's view moves the table under the cube).
         # The transformer is slimmed where a CPU step paid for it (the 100-query decoder, the CVAE over
-        # 100 actions at width 256, dropout's masks): ≈ 4× the samples per second of the paper's shape.
+        # 100 actions at width 256, dropout's masks): ≈ 4× the samples per second of chunk 100 at width 256.
         return PolicyConfig(
             policy="act",
             preset=preset,
