@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 PolicyKind = Literal["act", "diffusion", "flow"]
+Region = tuple[float, float, float, float]  # (top, left, height, width) as fractions of a frame
 
 
 class Section(BaseModel):
@@ -40,6 +41,9 @@ class DataConfig(Section):
         default=0.0, ge=0.0, le=0.5
     )  # max relative brightness/contrast/saturation change
     cameras: list[str] | None = None  # a subset of the dataset's cameras, in this order; None: all of them
+    # camera → (top, left, height, width), fractions of its frame cut out before resizing: a wide view's
+    # pixels spent where the task happens (cameras not named keep their whole frame)
+    regions: dict[str, Region] = {}
     stride: int = Field(default=1, ge=1)  # control ticks per policy step (chunk dt = stride / control rate)
     # std of Gaussian noise added to the normalised joint state at training: a policy that may not trust
     # the state exactly has to read the cameras too, and a closed loop's small drifts stay in its data
@@ -49,6 +53,17 @@ class DataConfig(Section):
     normalization: Literal["minmax", "meanstd"] = "meanstd"
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)  # fraction of episodes held out
     cache_frames: bool = True  # keep resized frames in memory after first decode
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_inside_frame(cls, regions: dict[str, Region]) -> dict[str, Region]:
+        for camera, (top, left, height, width) in regions.items():
+            if min(top, left) < 0 or min(height, width) <= 0 or top + height > 1 or left + width > 1:
+                raise ValueError(
+                    f"regions.{camera} = {(top, left, height, width)}: (top, left, height, width) must be "
+                    "fractions of the frame with the region inside it"
+                )
+        return regions
 
     @property
     def crop_size(self) -> tuple[int, int]:

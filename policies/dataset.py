@@ -15,15 +15,16 @@ batch-wise on the training device, see `policies.images`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from policies.config import Region
 from policies.episodes import Episode, check_episode
 from policies.frame_cache import FrameCache
-from policies.images import resize_frame
+from policies.images import prepare_frame
 from policies.normalize import Normalizer
 
 # An action that has moved no further than this from its first value (rad; gripper units) is idle.
@@ -49,10 +50,12 @@ class EpisodeDataset(Dataset):
         normalizer: Normalizer,
         cache_frames: bool = True,
         trim_idle_start: bool = False,
+        regions: Mapping[str, Region] | None = None,
     ):
         self.episodes = list(episodes)
         self.cameras = list(cameras)
         self.image_size = tuple(image_size)
+        self.regions = dict(regions or {})
         self.n_obs_steps, self.horizon, self.stride = n_obs_steps, horizon, stride
         self.normalizer = normalizer
         self.cache = FrameCache(self.image_size) if cache_frames else None
@@ -97,13 +100,11 @@ class EpisodeDataset(Dataset):
         }
 
     def _frame(self, e: int, camera: str, index: int) -> np.ndarray:
+        episode, region = self.episodes[e], self.regions.get(camera)
+
+        def make() -> np.ndarray:
+            return prepare_frame(episode.frame(camera, index), self.image_size, region)
+
         if self.cache is None:
-            return resize_frame(self.episodes[e].frame(camera, index), self.image_size)
-        episode = self.episodes[e]
-        return self.cache.get(
-            e,
-            camera,
-            index,
-            episode.frame_count(camera),
-            lambda: resize_frame(episode.frame(camera, index), self.image_size),
-        )
+            return make()
+        return self.cache.get(e, camera, index, episode.frame_count(camera), make)

@@ -1,8 +1,9 @@
 """Image preparation shared by training and inference, so both see pixels made the same way.
 
-Frames are resized (antialiased bilinear) to the policy's image size and stored as uint8; the network
-input is a crop of that: random during training (a cheap, effective augmentation for visuomotor
-policies), centred at inference.
+A camera may first be cut down to a fixed region of its frame (the workspace a wide view wastes
+pixels around); frames are then resized (antialiased bilinear) to the policy's image size and stored
+as uint8; the network input is a crop of that: random during training (a cheap, effective augmentation
+for visuomotor policies), centred at inference.
 """
 
 from __future__ import annotations
@@ -10,6 +11,23 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch.nn import functional as F
+
+from policies.config import Region
+
+
+def cut_region(frame: np.ndarray, region: Region | None) -> np.ndarray:
+    """The part of an (H, W, ...) frame inside `region`; the whole frame for None."""
+    if region is None:
+        return frame
+    h, w = frame.shape[:2]
+    top, left, height, width = region
+    r0, c0 = round(top * h), round(left * w)
+    return frame[r0 : r0 + max(1, round(height * h)), c0 : c0 + max(1, round(width * w))]
+
+
+def prepare_frame(frame: np.ndarray, size: tuple[int, int], region: Region | None = None) -> np.ndarray:
+    """A camera frame as the policy stores it: its region, resized to `size`."""
+    return resize_frame(cut_region(frame, region), size)
 
 
 def resize_frame(frame: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -23,7 +23,7 @@ import torch
 
 from policies.build import build_model
 from policies.checkpoint import Checkpoint, load_checkpoint
-from policies.images import center_crop, resize_frame, to_float
+from policies.images import center_crop, prepare_frame, to_float
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import RigSpec
 
@@ -177,7 +177,8 @@ class Policy:
                     f"camera '{camera}': image is {frame.dtype} {frame.shape}, expected uint8 (H, W, 3)",
                     hint="pass RGB frames as captured",
                 )
-            prepared.append(torch.from_numpy(resize_frame(frame, self.spec.image_size)).permute(2, 0, 1))
+            resized = prepare_frame(frame, self.spec.image_size, self.spec.regions.get(camera))
+            prepared.append(torch.from_numpy(resized).permute(2, 0, 1))
         state = np.asarray(observation["state"], dtype=np.float32)
         if state.shape != (self.spec.state_dim,):
             raise RobotStackError(

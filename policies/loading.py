@@ -28,6 +28,12 @@ def spec_for(config: PolicyConfig, data: EpisodeSet) -> PolicySpec:
             f"(it has: {', '.join(data.cameras)})",
             hint="pick cameras from that list with --set data.cameras='[\"NAME\", ...]' or --set data.cameras=null",
         )
+    stray = [c for c in config.data.regions if c not in cameras]
+    if stray:
+        raise RobotStackError(
+            f"data.regions names {', '.join(stray)}, which the policy does not use (its cameras: {', '.join(cameras)})",
+            hint="give regions only for the cameras in data.cameras",
+        )
     action_dims = {np.asarray(e.action).shape[-1] for e in data.episodes}
     if len(action_dims) != 1:
         raise RobotStackError(
@@ -38,6 +44,7 @@ def spec_for(config: PolicyConfig, data: EpisodeSet) -> PolicySpec:
         cameras=cameras,
         image_size=config.data.image_size,
         crop_size=config.data.crop_size,
+        regions=config.data.regions,
         arms=data.arms,
         action_dim=action_dims.pop(),
         control_rate_hz=data.control_rate_hz,
@@ -76,6 +83,7 @@ def make_dataset(
         normalizer,
         cache_frames=config.data.cache_frames,
         trim_idle_start=config.data.trim_idle_start,
+        regions=spec.regions,
     )
 
 

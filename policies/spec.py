@@ -1,14 +1,15 @@
 """What a policy consumes and produces, stored with every checkpoint and checked against the rig.
 
 The state vector is the follower arms' joints concatenated in `arms` order; the action vector has the
-same layout (the leader command per follower joint). Images are the named cameras, resized to
-`image_size` and centre-cropped to `crop_size`.
+same layout (the leader command per follower joint). Images are the named cameras, each cut to its
+region when it has one, resized to `image_size` and centre-cropped to `crop_size`.
 """
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from policies.config import Region
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import RigSpec
 
@@ -19,6 +20,7 @@ class PolicySpec(BaseModel):
     cameras: list[str]
     image_size: tuple[int, int]  # (H, W) after resizing
     crop_size: tuple[int, int]  # (H, W) the network sees
+    regions: dict[str, Region] = {}  # camera → part of its frame used (policies.config.DataConfig.regions)
     arms: dict[str, list[str]] = Field(min_length=1)  # arm name → joint names, in state order
     action_dim: int = Field(ge=1)
     control_rate_hz: float = Field(gt=0)
@@ -75,7 +77,7 @@ class PolicySpec(BaseModel):
         """Refuse resuming or fine-tuning across datasets recorded on different rigs."""
         differs = [
             f"{field}: {getattr(other, field)} vs {getattr(self, field)}"
-            for field in ("cameras", "arms", "action_dim", "image_size", "crop_size", "stride")
+            for field in ("cameras", "arms", "action_dim", "image_size", "crop_size", "regions", "stride")
             if getattr(self, field) != getattr(other, field)
         ]
         if differs:

@@ -59,6 +59,7 @@ def test_overrides_parse_numbers_lists_words_and_null():
         ("diffusion.horizon=8", ["does not apply", "act"]),
         ("act.hidden_dim=30", ["n_heads"]),
         ("train.lr", ["key=value"]),
+        ('data.regions={"cam_high": [0.5, 0.5, 0.6, 0.2]}', ["regions.cam_high", "inside"]),
         ("policy=flow", ["--policy"]),
     ],
 )

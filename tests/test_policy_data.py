@@ -6,7 +6,7 @@ import torch
 
 from policies.dataset import EpisodeDataset, idle_lead_in
 from policies.episodes import MemoryEpisode
-from policies.images import color_jitter, prepare_images, random_crop, resize_frame
+from policies.images import color_jitter, cut_region, prepare_frame, prepare_images, random_crop, resize_frame
 from policies.loading import split_episodes
 from policies.normalize import Normalizer, Stats
 from policies.synthetic import synthetic_episode
@@ -57,6 +57,24 @@ def test_frames_are_resized_and_cached():
     assert len(ds.cache) == 1
     ds[4]
     assert len(ds.cache) <= 2
+
+
+def test_a_camera_region_is_cut_from_the_frame_before_resizing():
+    frame = np.arange(8 * 12 * 3, dtype=np.uint8).reshape(8, 12, 3)
+    middle = cut_region(frame, (0.25, 0.25, 0.5, 0.5))
+    assert np.array_equal(middle, frame[2:6, 3:9])
+    assert cut_region(frame, None) is frame
+    ep = synthetic_episode("x", np.random.default_rng(0), ticks=12, frame_size=(60, 80))
+    region = (0.2, 0.5, 0.4, 0.5)
+    ds = EpisodeDataset(
+        [ep], ["cam_high"], (12, 20), 1, 4, 1, identity_normalizer(4), regions={"cam_high": region}
+    )
+    tick = 5
+    expected = prepare_frame(ep.frame("cam_high", int(ep.frame_index("cam_high")[tick])), (12, 20), region)
+    got = ds[tick]["images"][0, 0].permute(1, 2, 0).numpy()
+    assert np.array_equal(got, expected)
+    whole = resize_frame(ep.frame("cam_high", int(ep.frame_index("cam_high")[tick])), (12, 20))
+    assert not np.array_equal(got, whole)
 
 
 def test_normalizer_round_trip_and_constant_dimensions():

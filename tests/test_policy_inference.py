@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from policies.images import prepare_frame
 from policies.inference import ActionChunk, Policy
 from policies.presets import make_config
 from policies.synthetic import synthetic_set
@@ -118,6 +119,32 @@ def test_bad_observations_are_refused_by_name(runs, rig_data):
         p.predict({**obs, "state": np.zeros(12, np.float32)})
     with pytest.raises(RobotStackError, match="uint8"):
         p.predict({**obs, "images": {**obs["images"], "cam_low": np.zeros((48, 64, 3), np.float32)}})
+
+
+def test_a_camera_region_travels_with_the_checkpoint_and_is_cut_at_inference(rig_data, tmp_path):
+    region = [0.25, 0.25, 0.5, 0.5]
+    config = make_config("act", "test", ["train.steps=2", f'data.regions={{"cam_low": {region}}}'])
+    train(config, rig_data, tmp_path, show_progress=False)
+    policy = Policy.load(tmp_path / "last")
+    assert policy.spec.regions == {"cam_low": tuple(region)}
+    obs = observation(rig_data)
+    _, images, _ = policy._check(obs)
+    cameras = policy.spec.cameras
+    size = policy.spec.image_size
+    low = prepare_frame(obs["images"]["cam_low"], size, tuple(region))
+    assert np.array_equal(images[cameras.index("cam_low")].permute(1, 2, 0).cpu().numpy(), low)
+    high = prepare_frame(obs["images"]["cam_high"], size)  # no region: the whole frame
+    assert np.array_equal(images[cameras.index("cam_high")].permute(1, 2, 0).cpu().numpy(), high)
+
+
+def test_regions_for_cameras_the_policy_does_not_use_are_refused(rig_data, tmp_path):
+    config = make_config(
+        "act",
+        "test",
+        ["train.steps=1", 'data.cameras=["cam_high"]', 'data.regions={"cam_low": [0, 0, 1, 1]}'],
+    )
+    with pytest.raises(RobotStackError, match="data.regions names cam_low"):
+        train(config, rig_data, tmp_path, show_progress=False)
 
 
 def test_load_refuses_what_is_not_a_checkpoint(tmp_path):
