@@ -84,6 +84,9 @@ def _act(preset: str) -> PolicyConfig:
                 crop_ratio=1.0,
                 color_jitter=0.0,
                 cameras=["cam_high"],
+                # the middle of the view, where the cube lies and the hands meet: twice the pixels per
+                # centimetre of the whole frame at the same cost (the 4 cm cube: 2 → 4 pixels across)
+                regions={"cam_high": (0.25, 0.25, 0.5, 0.5)},
                 # the policy must read the cameras, not identify the demonstration by its joint path
                 state_noise=0.2,
                 trim_idle_start=True,
