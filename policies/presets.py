@@ -70,9 +70,10 @@ def _act(preset: str) -> PolicyConfig:
             train=_TEST_TRAIN,
         )
     if preset == "sim-cpu":
-        # Measured on transfer_cube (docs/policies.md, "Success rates"). One 96×128 top camera, as ACT's
-        # simulated tasks used; a 16× feature grid with pixel coordinates, so a 3-pixel cube can be
-        # located; no random crop (shifting a fixed camera's view moves the table under the cube).
+        # Measured on transfer_cube (docs/policies.md, "Success rates"). One top camera, as ACT's
+        # simulated tasks used, its middle quarter at 96×128; a 16× feature grid with pixel coordinates,
+        # so a 4-pixel cube can be located; no random crop (shifting a fixed camera's view moves the
+        # table under the cube).
         # The transformer is slimmed where a CPU step paid for it (the 100-query decoder, the CVAE over
         # 100 actions at width 256, dropout's masks): ≈ 4× the samples per second of chunk 100 at width 256.
         return PolicyConfig(
