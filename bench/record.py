@@ -271,6 +271,10 @@ def record_run(
     return out, tap
 
 
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(float(value), 2)
+
+
 def summarize(dataset: Path, result) -> dict:
     ds = Dataset.open(dataset)
     episodes = ds.episodes()
@@ -311,6 +315,12 @@ def summarize(dataset: Path, result) -> dict:
             "loop_overruns_whole_run": loop.get("overruns"),
             "loop_period_error_p99_ms": round(loop["period_error"]["p99_ms"], 2) if loop else None,
             "realtime": loop.get("realtime"),
+            # where a long tick went: a late wake (scheduling, the GIL) or a slow body part (bus, writer)
+            "worst_ms": {
+                "wake_latency": _ms(loop.get("wake_latency", {}).get("max_ms")),
+                "body": _ms(loop.get("busy", {}).get("max_ms")),
+                **{name: _ms(p.get("max_ms")) for name, p in loop.get("sections", {}).items()},
+            },
         },
         "bytes": size,
         "gb_per_hour": round(size / max(recorded_s, 1e-9) * 3600 / 1e9, 2),

@@ -47,7 +47,15 @@ TARGET = {"transfer_cube": 0.90, "insertion": 0.50}
 MAX_TAKES_PER_DEMO = 4  # give up when the scripted operator succeeds in fewer than 1 take in 4
 
 
-def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: float | None = None) -> dict:
+def record_demos(
+    rig_file: Path,
+    path: Path,
+    task: str,
+    count: int,
+    *,
+    short_s: float | None = None,
+    noise_rad: float | None = None,
+) -> dict:
     """`count` successful scripted demonstrations of `task` recorded with `robot-stack record`.
 
     The rig is calibrated first (`calibrate --auto`); `record` runs the scripted operator in real time
@@ -69,6 +77,8 @@ def record_demos(rig_file: Path, path: Path, task: str, count: int, *, short_s: 
         argv += ["--reset-seconds", "0.5", "--seed", str(next_seed)] + (["--resume"] if path.exists() else [])
         if short_s is not None:
             argv += ["--episode-seconds", str(short_s)]
+        if noise_rad is not None:
+            argv += ["--noise", str(noise_rad)]
         if cli(argv) != 0:
             raise SystemExit("success: record failed")
         with Dataset.open(path) as dataset:
@@ -181,6 +191,13 @@ def main() -> None:
         help="how the scripted operator demonstrates: human (varied tempo, pauses, tremor and strategy; "
         "default) or steady (one fixed way per layout, like the ACT paper's scripted policy)",
     )
+    p.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        metavar="RAD",
+        help="record the demonstrations with `record --noise RAD` (offsets on the followers, clean actions)",
+    )
     args = p.parse_args()
     act_ensemble = None if args.act_ensemble == "none" else float(args.act_ensemble)
     preset = args.preset or ("test" if args.quick else "sim-cpu")
@@ -201,6 +218,7 @@ def main() -> None:
         },
         "train_overrides": args.set,
         "operator_style": args.operator_style,
+        "demo_noise_rad": args.noise,
         "paper_act_scripted": PAPER,
         "targets": TARGET,
         "tasks": {},
@@ -216,7 +234,9 @@ def main() -> None:
         rig_file.write_text(yaml.safe_dump(rig.model_dump(mode="json"), sort_keys=False))
         dataset = workdir / f"{task}.zarr"
         print(f"success: {task}: recording {demos} scripted demonstrations", file=sys.stderr, flush=True)
-        entry["demos"] = record_demos(rig_file, dataset, task, demos, short_s=3.0 if args.quick else None)
+        entry["demos"] = record_demos(
+            rig_file, dataset, task, demos, short_s=3.0 if args.quick else None, noise_rad=args.noise
+        )
         for policy in args.policies:
             run = workdir / f"{task}_{policy}"
             overrides = list(args.set)

@@ -275,3 +275,32 @@ def test_resume_refuses_another_rig_and_create_refuses_an_existing_dataset(rig_p
     err = capsys.readouterr().err
     assert status == 1 and "already holds a dataset; refusing to write over it" in err and "--resume" in err
     assert digest(dataset) == before
+
+
+def test_noise_moves_the_followers_off_the_leaders_and_keeps_the_action_clean(rig_path, tmp_path, capsys):
+    dataset = tmp_path / "noisy.zarr"
+    argv = ["--rig", str(rig_path), "record", "--dataset", str(dataset), "--episodes", "1", *SHORT]
+    status = cli([*argv, "--noise", "0.05", "--noise-time", "0.3"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    (ep,) = read_plain(dataset).values()
+    noise = ep["attrs"]["extra"]["noise"]
+    assert noise["sigma_rad"] == 0.05 and noise["time_constant_s"] == 0.3
+    assert noise["joints"] == {"left_follower": 6, "right_follower": 6}  # every joint but the gripper
+    settled = slice(50, None)  # after the 0.5 s ramp-in, which is noise-free
+    arm = [j for j in range(14) if j % 7 != 6]
+    # the action is the leaders' pose: what was meant, not what was sent
+    assert np.abs(ep["action"][settled] - ep["leader"][settled]).max() < 0.02
+    # the followers went where they were sent: the leaders' pose plus offsets of about 0.05 rad
+    lag = 5  # ticks for a follower to reach its goal
+    off = np.abs(ep["observation"][settled][lag:] - ep["action"][settled][:-lag])
+    assert off[:, arm].mean() > 0.025
+    assert np.quantile(off[:, arm], 0.99) < 2.5 * 0.05 + 0.05
+
+
+def test_noise_out_of_range_is_refused_before_the_dataset_is_made(rig_path, tmp_path, capsys):
+    dataset = tmp_path / "never.zarr"
+    status = cli(["--rig", str(rig_path), "record", "--dataset", str(dataset), "--noise", "0.5", *SHORT])
+    err = capsys.readouterr().err
+    assert status != 0 and "noise 0.5 rad" in err and "at most 0.2" in err
+    assert not dataset.exists()

@@ -13,6 +13,8 @@ examples:
   robot-stack record --dataset sim.zarr --task transfer_cube --episodes 10   sim rig: the scripted
                                                   operator records 10 episodes unattended
   robot-stack record --dataset sim.zarr --task insertion --operator none    sim rig: you drive
+  robot-stack record --dataset sim.zarr --task transfer_cube --episodes 50 --noise 0.03
+                                                  followers pushed off the path, actions clean
 
 keys (while recording; the terminal needs focus):
   n or →    next: save this take now / in the reset phase, start recording now
@@ -70,6 +72,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tag", action="append", default=[], metavar="TAG", help="tag every episode (repeatable)")
     p.add_argument("--ramp-in", type=float, metavar="S", help="teleop ramp-in time (default: rig file)")
     p.add_argument(
+        "--noise",
+        type=float,
+        metavar="RAD",
+        help="inject smooth random offsets of this standard deviation on the followers' goals (every "
+        "joint but the gripper); the episode stores the leaders' pose as the action (DART-style data "
+        "for a policy that must recover from its own errors; docs/recording.md)",
+    )
+    p.add_argument(
+        "--noise-time",
+        type=float,
+        default=0.5,
+        metavar="S",
+        help="correlation time of the injected offsets (default 0.5 s)",
+    )
+    p.add_argument(
         "--sim-in-process",
         action="store_true",
         help="sim rig, no `robot-stack sim` running: simulate inside this process (default: a child process)",
@@ -109,6 +126,8 @@ def _run(args: argparse.Namespace) -> int:
         camera_endpoint=args.camera_endpoint,
         control_endpoint=args.control,
         sim_in_process=args.sim_in_process,
+        noise_rad=args.noise,
+        noise_time_s=args.noise_time,
     )
     with KeyReader() as keys, Recorder(request, console, keys=keys) as recorder:
         result = recorder.run()

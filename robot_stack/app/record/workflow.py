@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from rich.console import Console
 
 from robot_stack.app.record.frames import FramePump
@@ -35,6 +36,7 @@ from robot_stack.app.record.panel import DiskSpace, record_panel
 from robot_stack.app.record.scene import HandScene, SimScene
 from robot_stack.app.record.session import EpisodeSummary, RecordOptions, RecordSession
 from robot_stack.app.sim_session import sim_bus_slack
+from robot_stack.app.teleop.perturbation import JointNoise
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import RigSpec, load_rig
 from robot_stack.store import Dataset
@@ -61,6 +63,8 @@ class RecordRequest:
     control_endpoint: str | None = None  # the control socket of that `robot-stack sim`
     sim_in_process: bool = False  # no sim running: simulate in this process, not in a child process
     jpeg_quality: int | None = None
+    noise_rad: float | None = None  # noise injected on the follower goals (std, rad); None: none
+    noise_time_s: float = 0.5  # its correlation time
 
 
 @dataclass
@@ -123,6 +127,7 @@ class Recorder:
         self._stack.enter_context(_quiet_logger("drivers.cameras"))
         rig = self.rig = load_rig(req.rig_path)
         task, scripted = self._check_request(rig)
+        noise = self._noise(rig)  # refused here, before the dataset is touched
         calibrations = load_rig_calibration(rig, req.rig_path)
         calibration = {name: cal.model_dump(mode="json") for name, cal in calibrations.items()}
         if req.resume:
@@ -138,7 +143,7 @@ class Recorder:
             scene = self._open_sim(rig, task, scripted)
         self.cameras = self._open_cameras(rig)
         arms = self._stack.enter_context(RigArms(rig, calibrations, **sim_bus_slack(rig)["arms"]))
-        self.loop = TeleopLoop(rig, arms, ramp_in_s=req.ramp_in_s, **sim_bus_slack(rig)["loop"])
+        self.loop = TeleopLoop(rig, arms, ramp_in_s=req.ramp_in_s, noise=noise, **sim_bus_slack(rig)["loop"])
         self.pump = self._stack.enter_context(FramePump(self.cameras, tap=self.tap))
         reset_s = (
             req.reset_s if req.reset_s is not None else (SCRIPTED_RESET_S if scripted else PERSON_RESET_S)
@@ -165,10 +170,24 @@ class Recorder:
             keys=self.keys,
             on_summary=self._print_summary,
             camera_latency_s=latency,
-            episode_extra={"cameras": {n: c.info() for n, c in self.cameras.items()}},
+            episode_extra={
+                "cameras": {n: c.info() for n, c in self.cameras.items()},
+                **({"noise": noise.describe()} if noise is not None else {}),
+            },
         )
         for camera in self.cameras.values():
             camera.on_stall = self.session.on_stall
+
+    def _noise(self, rig: RigSpec) -> JointNoise | None:
+        """The noise to inject on the followers' goals (every joint but the gripper), if asked for."""
+        req = self.request
+        if req.noise_rad is None:
+            return None
+        joints = {}
+        for pair in rig.pairs:
+            arm = rig.arms[pair.follower]
+            joints[pair.follower] = np.array([name != arm.gripper for name in arm.joint_names])
+        return JointNoise(joints, req.noise_rad, req.noise_time_s, 1.0 / rig.control_rate_hz, seed=req.seed)
 
     def _check_request(self, rig: RigSpec) -> tuple[str, bool]:
         req = self.request

@@ -26,6 +26,7 @@ import numpy as np
 from calibration.rig_arms import RigArm, RigArms
 from calibration.tick_reader import BUS_DEADLINE_S, BusFault, TickReader
 from drivers.dynamixel.arm_thread import ArmIOError
+from robot_stack.app.teleop.perturbation import JointNoise
 from robot_stack.clock import Clock, MonotonicClock
 from robot_stack.errors import RobotStackError
 from robot_stack.motion import Park, Ramp, StepLimiter, start_gaps, step_sizes
@@ -49,7 +50,7 @@ class TickSample:
 
     t: float  # when the tick's readings were requested (monotonic)
     observation: np.ndarray  # followers' joint values
-    action: np.ndarray  # the goals sent to the followers
+    action: np.ndarray  # the goals for the followers (sent as they are, unless noise is injected)
     leader: np.ndarray  # the leaders' joint values
     follower_current: np.ndarray  # raw Present Current units
 
@@ -93,8 +94,10 @@ class TeleopLoop:
         ramp_in_s: float | None = None,
         bus_deadline_s: float = BUS_DEADLINE_S,
         rate_hz: float | None = None,
+        noise: JointNoise | None = None,
     ):
         self.rig = rig
+        self.noise = noise  # offsets on the followers' goals once ramped in; the action stays clean
         self.arms = arms
         self.clock = clock or MonotonicClock()
         self.safety = rig.deploy.safety
@@ -191,14 +194,21 @@ class TeleopLoop:
                 q_follower = state.follower.map.to_values(follower_reading.positions)
                 goal, reference = self.wanted(state, readings, t)
                 target = state.follower.map.clip(goal)
-                if state.ramp is not None and not state.ramp.done(t):
+                pair_ramping = state.ramp is not None and not state.ramp.done(t)
+                if pair_ramping:
                     target = state.ramp(target, t)
                     ramping = True
-                command = state.limiter(target)
+                if self.noise is not None and not pair_ramping:
+                    # the offset goes through the step limiter with the goal; the action stays the goal
+                    offset = self.noise.step(state.follower.name)
+                    command = state.limiter(state.follower.map.clip(target + offset))
+                    intended = target
+                else:
+                    command = intended = state.limiter(target)
                 state.command = command
                 state.tracking_error = np.abs(reference - q_follower)
                 observation.append(q_follower)
-                action.append(command)
+                action.append(intended)
                 leaders.append(goal)
                 currents.append(
                     follower_reading.currents
