@@ -13,7 +13,7 @@ examples:
   robot-stack record --dataset sim.zarr --task transfer_cube --episodes 10   sim rig: the scripted
                                                   operator records 10 episodes unattended
   robot-stack record --dataset sim.zarr --task insertion --operator none    sim rig: you drive
-  robot-stack record --dataset sim.zarr --task transfer_cube --episodes 50 --noise 0.03
+  robot-stack record --dataset sim.zarr --task transfer_cube --episodes 66 --noise 0.015
                                                   followers pushed off the path, actions clean
 
 keys (while recording; the terminal needs focus):
