@@ -20,7 +20,8 @@ planner → executor latency per transport, and success in real time versus lock
    operator's plan as 1 s chunks, open loop (`--checkpoint` for a trained one, `--seeds` for its
    scenes). Lockstep: `robot-stack eval`'s rollout (chunks executed whole, sim time; a `--checkpoint`
    plans every tick with temporal ensembling, m = 0.01, as `robot-stack eval --ensemble 0.01`). Real
-   time: the deploy runtime in `latest`, `ensemble` (m = 0.01) and `rtc` modes, with 0 / 100 / 300 ms
+   time: the deploy runtime in `latest` (`--execute S`: each chunk run S seconds before the newest
+   replaces it), `ensemble` (m = 0.01) and `rtc` modes, with 0 / 100 / 300 ms
    of added planner latency, the same seeds. For the scripted plan this measures what the runtime
    (real time, latency, ensembling, calibration, safety) costs a policy that is right —
    not the closed-loop robustness of a learnt one.
@@ -418,6 +419,7 @@ def realtime_cases(
     seeds: list[int],
     checkpoint: Path | None = None,
     camera_size=CHECKPOINT_CAMERA_SIZE,
+    execute_s: float = 0.0,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
@@ -434,6 +436,7 @@ def realtime_cases(
                 cam,
                 mode=mode,
                 m=ENSEMBLE_M,
+                execute_s=execute_s,
                 added_latency_s=latency_s,
                 autostart=False,
                 checkpoint=checkpoint,
@@ -509,6 +512,22 @@ def main() -> None:
         "--episodes of them)",
     )
     parser.add_argument(
+        "--modes",
+        default="latest,ensemble,rtc",
+        help="(3) real-time modes, comma-separated (default latest,ensemble,rtc; rtc needs diffusion/flow)",
+    )
+    parser.add_argument(
+        "--latencies-ms",
+        help="(3) added planner latencies, comma-separated (default 0,100,300; quick 0,300)",
+    )
+    parser.add_argument(
+        "--execute",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="(3) latest mode: run each chunk this long before a newer one replaces it (deploy --execute)",
+    )
+    parser.add_argument(
         "--camera-size",
         default="480x640",
         help="(3) HxW the sim renders cam_high at for --checkpoint: the size it was trained from "
@@ -533,6 +552,13 @@ def main() -> None:
     )
     camera_size = tuple(int(x) for x in args.camera_size.lower().split("x"))
     latencies = (0.0, 0.3) if quick else (0.0, 0.1, 0.3)
+    if args.latencies_ms:
+        latencies = tuple(float(x) / 1000 for x in args.latencies_ms.split(","))
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if set(modes) - {"latest", "ensemble", "rtc"}:
+        parser.error(f"--modes: {args.modes!r}; choose from latest, ensemble, rtc")
+    if args.execute and "latest" not in modes:
+        parser.error("--execute applies to the latest mode; add it to --modes")
     result: dict = {"task": TASK, "watchdog": WATCHDOG}
     with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
         tmp = Path(tmp)
@@ -565,8 +591,7 @@ def main() -> None:
             _common.write(result, args.out)
             return
         checkpoint = args.checkpoint
-        modes = ["latest", "ensemble", "rtc"]
-        if checkpoint is not None:
+        if checkpoint is not None and "rtc" in modes:
             from policies import Policy
 
             if not Policy.load(checkpoint).supports_prefix:
@@ -576,11 +601,19 @@ def main() -> None:
         save()
         realtime = {}
         for mode in modes:
+            execute_s = args.execute if mode == "latest" else 0.0
+            label = f"latest, execute {execute_s:g} s" if execute_s else mode
             for latency in latencies:
                 rows = realtime_cases(
-                    sub(f"rt_{mode}_{int(latency * 1000)}"), mode, latency, seeds, checkpoint, camera_size
+                    sub(f"rt_{mode}_{int(latency * 1000)}"),
+                    mode,
+                    latency,
+                    seeds,
+                    checkpoint,
+                    camera_size,
+                    execute_s,
                 )
-                realtime[f"{mode}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
+                realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 result["success"]["realtime"] = realtime
                 save()
         result["success"] = {

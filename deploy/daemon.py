@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ class DeploySettings:
     checkpoint: Path | None = None  # run or checkpoint folder; optional with `remote` (then: the rig's)
     mode: str = "ensemble"  # ensemble | latest | rtc
     m: float = 0.01  # ensembling weight rate (per tick)
+    execute_s: float = 0.0  # latest mode: run each chunk this long before a newer one replaces it
     remote: str | None = None  # tcp://HOST:PORT of a policy-server; None: plan in this process
     keys_dir: Path | None = None  # Curve keys; None: the rig file's deploy.curve_keys_dir
     device: str = "cpu"
@@ -167,6 +169,7 @@ class DeployDaemon:
             policy_cameras=cameras,
             mode=s.mode,
             m=s.m,
+            execute_s=s.execute_s,
             publisher=self.publisher,
             recorder=self.recorder,
             leaders=s.leaders,
@@ -298,6 +301,14 @@ def check_settings(rig: RigSpec, settings: DeploySettings) -> None:
         raise RobotStackError(f"--mode {settings.mode!r} is not one of {', '.join(MODES)}")
     if settings.added_latency_s < 0:
         raise RobotStackError(f"added latency {settings.added_latency_s} s is negative", hint="use 0 or more")
+    if not (math.isfinite(settings.execute_s) and settings.execute_s >= 0):
+        raise RobotStackError(f"--execute {settings.execute_s} s is not a time of 0 s or more")
+    if settings.execute_s > 0 and settings.mode != "latest":
+        raise RobotStackError(
+            f"--execute applies to --mode latest, not {settings.mode}",
+            hint="ensemble blends every chunk at every tick and rtc conditions on the running plan; "
+            "use --mode latest --execute S",
+        )
     if settings.checkpoint is not None:
         from policies.checkpoint import load_checkpoint
 

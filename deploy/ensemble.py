@@ -19,7 +19,9 @@ Modes (what `sample(t)` returns for an execution tick at time t):
   up to normalisation: the "age" weighting of DESIGN.md §6, with ACT's sign.
 - ``latest``: the newest covering chunk (largest t0) alone. Its stale prefix — the actions for times
   that passed while it was being planned and delivered — is skipped by construction, since only the
-  time t is looked up.
+  time t is looked up. With `execute_s` > 0 a chunk, once taken, is followed for that long (or until
+  it runs out) before a newer one replaces it: receding-horizon execution, as ACT without ensembling
+  runs its whole chunk and Diffusion Policy its n_action_steps, instead of a switch at every arrival.
 - ``rtc`` (real-time chunking, Black et al. 2025): executes like ``latest``. The planner conditions
   each new chunk on what this plan will execute while the next inference runs (`committed`) and on
   the rest of the current plan (`plan`), so a switch of chunks is smooth. The planner keeps its own
@@ -103,7 +105,8 @@ class TemporalEnsembler:
     `mode`: ensemble | latest | rtc (see the module docstring); `m`: the ensembling weight rate, per
     execution tick; `tick_dt`: the execution period (s) — it sets the coverage tolerance (half a tick)
     and the unit of the ensemble rank; `action_dim`: the joint count (taken from the first chunk
-    when None); `max_chunks`: the oldest chunks (by t0) beyond this many are dropped.
+    when None); `max_chunks`: the oldest chunks (by t0) beyond this many are dropped; `execute_s`
+    (latest mode): how long a chunk, once taken, runs before a newer one may replace it.
 
     Not thread-safe: one thread (the executor's) adds and samples; guard it with a lock otherwise.
     """
@@ -115,11 +118,19 @@ class TemporalEnsembler:
         tick_dt: float = 0.02,
         action_dim: int | None = None,
         max_chunks: int = 128,
+        execute_s: float = 0.0,
     ):
         if mode not in MODES:
             raise ValueError(f"ensembling mode {mode!r} is not one of {', '.join(MODES)}")
         if not (math.isfinite(m) and math.isfinite(tick_dt) and tick_dt > 0 and max_chunks >= 1):
             raise ValueError("m must be finite, tick_dt positive and max_chunks at least 1")
+        if not (math.isfinite(execute_s) and execute_s >= 0):
+            raise ValueError(f"execute_s must be a time of 0 s or more, not {execute_s!r}")
+        if execute_s > 0 and mode != "latest":
+            raise ValueError(f"execute_s applies to the latest mode, not {mode}")
+        self.execute_s = float(execute_s)
+        self._running: PlannedChunk | None = None  # latest mode: the chunk being executed, and since when
+        self._running_since = 0.0
         self.mode, self.m, self.tick_dt = mode, float(m), float(tick_dt)
         self.action_dim = action_dim
         self.max_chunks = max_chunks
@@ -186,7 +197,7 @@ class TemporalEnsembler:
         if not covering:
             return None
         if self.mode != "ensemble" or len(covering) == 1:
-            chunk = covering[-1]
+            chunk = self._executed(t, covering)
             age = t - chunk.t0
             return Blend(t, chunk.at(t), 1, age, age, chunk.seq, (1.0,))
         ranks = np.array([(c.t0 - covering[0].t0) / self.tick_dt for c in covering])
@@ -253,9 +264,12 @@ class TemporalEnsembler:
         modes, also chunks that the newest chunk covering t has superseded."""
         keep = [c for c in self._chunks if c.t_end + self.tolerance >= t]
         if self.mode != "ensemble":
-            newest = next((c for c in reversed(keep) if c.covers(t, self.tolerance)), None)
-            if newest is not None:
-                keep = [c for c in keep if c.t0 >= newest.t0]
+            covering = [c for c in keep if c.covers(t, self.tolerance)]
+            if covering:
+                current = self._executed(t, covering)
+                if current is not self._running:
+                    self._running, self._running_since = current, t
+                keep = [c for c in keep if c.t0 >= current.t0]
         dropped = len(self._chunks) - len(keep)
         self._chunks = keep
         return dropped
@@ -263,6 +277,19 @@ class TemporalEnsembler:
     def clear(self) -> None:
         """Forget every chunk (after a takeover or an e-stop); counters stay."""
         self._chunks.clear()
+        self._running = None
+
+    def _executed(self, t: float, covering: list[PlannedChunk]) -> PlannedChunk:
+        """latest/rtc: the chunk that commands t — the running one while its `execute_s` lasts, else
+        the newest covering t. Reads state only; `prune` (once a tick) moves it on."""
+        running = self._running
+        if (
+            running is not None
+            and t - self._running_since < self.execute_s - 1e-9
+            and any(c is running for c in covering)
+        ):
+            return running
+        return covering[-1]
 
     @property
     def chunks(self) -> tuple[PlannedChunk, ...]:

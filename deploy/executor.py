@@ -96,6 +96,7 @@ class Executor:
         policy_cameras: list[str] | None = None,
         mode: str = "ensemble",
         m: float = 0.01,
+        execute_s: float = 0.0,
         publisher: TelemetryPublisher | None = None,
         recorder: DeployRecorder | None = None,
         leaders: bool = True,
@@ -111,7 +112,7 @@ class Executor:
         self.loop = RateLoop(rig.control_rate_hz, self.clock, priority=rig.realtime_priority)
         self.dt = self.loop.dt
         self.mode, self.m = mode, m
-        self.ensembler = TemporalEnsembler(mode, m, tick_dt=self.dt)
+        self.ensembler = TemporalEnsembler(mode, m, tick_dt=self.dt, execute_s=execute_s)
         self.watchdog = Watchdog(rig.deploy.watchdog)
         self.cameras = dict(cameras or {})
         self.policy_cameras = list(policy_cameras if policy_cameras is not None else self.cameras)
@@ -603,6 +604,7 @@ class Executor:
             "runs": self.runs,
             "mode": self.mode,
             "m": self.m,
+            "execute_s": self.ensembler.execute_s,
             "ticks": self._ticks,
             "rate_hz": self.loop.rate_hz,
             "period_ms": _percentiles(self._periods),

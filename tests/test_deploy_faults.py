@@ -118,3 +118,18 @@ def test_a_network_planner_without_keys_is_refused(tmp_path, capsys):
     assert cli(args) == 1
     err = capsys.readouterr().err
     assert "tcp://10.1.2.3:5555 is reachable from the network" in err and "robot-stack keys generate" in err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--execute", "0.5"], "--execute applies to --mode latest, not ensemble"),
+        (["--mode", "latest", "--execute", "-1"], "--execute -1.0 s is not a time of 0 s or more"),
+    ],
+)
+def test_an_execute_horizon_outside_latest_mode_is_refused(tmp_path, capsys, flags, message):
+    rig_path, _ = write_rig(tmp_path)
+    args = ["--rig", str(rig_path), "deploy", "--checkpoint", str(tiny_checkpoint()), "--quiet", *flags]
+    assert cli(args) == 1
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

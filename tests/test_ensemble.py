@@ -223,3 +223,56 @@ def test_constructor_refuses_nonsense():
         TemporalEnsembler(tick_dt=0.0)
     with pytest.raises(ValueError):
         TemporalEnsembler(m=math.nan)
+
+
+def run_latest(ens, arrivals, ticks):
+    """The executor's order per tick: take what arrived by then, sample, prune. Returns (seq, action) per tick."""
+    out, pending = [], sorted(arrivals, key=lambda a: a[0])
+    for t in ticks:
+        while pending and pending[0][0] <= t + 1e-12:
+            _, actions, t0, seq = pending.pop(0)
+            ens.add(actions, t0, TICK, seq=seq)
+        blend = ens.sample(t)
+        ens.prune(t)
+        out.append(
+            (None if blend is None else blend.newest_seq, None if blend is None else float(blend.action[0]))
+        )
+    return out
+
+
+def test_latest_with_an_execute_horizon_runs_a_chunk_before_switching():
+    """A chunk every 40 ms, each arriving 40 ms after its capture: without a horizon the command
+    switches chunk at every arrival; with execute_s = 0.2 s a chunk runs 10 ticks, then the newest
+    one takes over, its stale prefix skipped (action for the tick's time, not its first)."""
+    arrivals = [(t0 + 0.04, np.full((50, 1), float(k), np.float32) + ramp(t0, 50, TICK, 1), t0, k)
+                for k, t0 in enumerate(np.arange(0.0, 1.0, 0.04))]  # fmt: skip
+    ticks = [0.04 + i * TICK for i in range(40)]
+    switching = run_latest(TemporalEnsembler("latest", tick_dt=TICK), arrivals, ticks)
+    assert len({seq for seq, _ in switching}) >= 18
+    held = run_latest(TemporalEnsembler("latest", tick_dt=TICK, execute_s=0.2), arrivals, ticks)
+    seqs = [seq for seq, _ in held]
+    assert seqs[:10] == [0] * 10  # chunk 0 runs from 0.04 s for 0.2 s, though 5 newer ones arrived
+    assert seqs[10] == 5 and seqs[10:20] == [5] * 10  # then the newest (captured at 0.20 s) for 0.2 s
+    t, (seq, action) = ticks[10], held[10]
+    assert action == pytest.approx(seq + t, abs=1e-5)  # its action for 0.24 s, not for its capture time
+    assert seqs[20] == 10
+
+
+def test_execute_horizon_gives_way_when_the_running_chunk_runs_out():
+    ens = TemporalEnsembler("latest", tick_dt=TICK, execute_s=5.0)
+    arrivals = [(0.0, np.zeros((5, 1), np.float32), 0.0, 1), (0.02, np.ones((50, 1), np.float32), 0.02, 2)]
+    seqs = [seq for seq, _ in run_latest(ens, arrivals, [i * TICK for i in range(10)])]
+    assert seqs == [1] * 5 + [2] * 5  # chunk 1 ends at 0.08 s (+ half a tick): chunk 2 takes over
+    ens.clear()
+    assert ens.sample(0.3) is None
+    ens.add(np.full((50, 1), 3.0, np.float32), 0.3, TICK, seq=3)
+    assert ens.sample(0.3).newest_seq == 3  # a clear forgets the running chunk
+
+
+def test_execute_horizon_is_checked():
+    with pytest.raises(ValueError, match="latest"):
+        TemporalEnsembler("ensemble", execute_s=0.5)
+    with pytest.raises(ValueError, match="execute_s"):
+        TemporalEnsembler("latest", execute_s=-1.0)
+    with pytest.raises(ValueError, match="execute_s"):
+        TemporalEnsembler("latest", execute_s=math.nan)

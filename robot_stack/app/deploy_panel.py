@@ -46,7 +46,9 @@ def deploy_panel(
     head.add_row(
         f"[bold]{title}[/] [{PHASE_STYLE.get(phase, '')}]{phase}[/]",
         f"episode {data.get('episode', 0)}  runs {data.get('runs', 0)}",
-        f"mode {data.get('mode', '?')}" + (f" m={data.get('m')}" if data.get("mode") == "ensemble" else ""),
+        f"mode {data.get('mode', '?')}"
+        + (f" m={data.get('m')}" if data.get("mode") == "ensemble" else "")
+        + (f" execute {data['execute_s']:g} s" if data.get("execute_s") else ""),
         f"interventions {data.get('interventions', 0)}",
     )
     if data.get("fault"):

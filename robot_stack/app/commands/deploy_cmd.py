@@ -22,6 +22,8 @@ examples:
   robot-stack deploy --checkpoint runs/act --seconds 60      park and exit after 60 s
   robot-stack deploy --checkpoint runs/dp --mode rtc         real-time chunking (diffusion / flow policies)
   robot-stack deploy --checkpoint runs/act --mode latest     newest chunk only (no ensembling)
+  robot-stack deploy --checkpoint runs/act --mode latest --execute 0.5
+                                                             run each chunk 0.5 s, then take the newest
   robot-stack deploy --checkpoint runs/act --m 0.05          ensembling weight rate (ACT's is 0.01)
   robot-stack deploy --checkpoint runs/act --record-to fixes.zarr   record runs and interventions (HG-DAgger)
   robot-stack deploy --checkpoint runs/act --wait            hold still until `robot-stack ctl start`
@@ -67,6 +69,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--mode", default="ensemble", choices=["ensemble", "latest", "rtc"], help="ensembling mode"
     )
     p.add_argument("--m", type=float, default=0.01, help="ensembling weight rate per tick (default 0.01)")
+    p.add_argument(
+        "--execute",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="--mode latest: run each chunk this long before a newer one replaces it (default 0: at once; "
+        "a whole ACT chunk of 50 at 50 Hz is 1.0)",
+    )
     p.add_argument(
         "--remote", metavar="ENDPOINT", help="a policy-server's tcp://HOST:PORT (default: plan here)"
     )
@@ -127,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         checkpoint=args.checkpoint,
         mode=args.mode,
         m=args.m,
+        execute_s=args.execute,
         remote=args.remote,
         keys_dir=args.keys,
         device=args.device,
