@@ -258,7 +258,8 @@ class TeleopLoop:
             for tick in self.loop.ticks(stop=stop, duration_s=duration_s):
                 sample = self.tick(tick.start)
                 if on_tick is not None:
-                    on_tick(sample)
+                    with self.loop.section("hand_off"):  # to the recorder's episode writer
+                        on_tick(sample)
         except _Stopped as stopped:
             self.stopped_ticking_at = time.monotonic()
             fault = stopped.fault
