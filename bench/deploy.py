@@ -94,6 +94,9 @@ class SimProcess:
     def success(self) -> bool:
         return bool(self.client.call("status")["success"])
 
+    def status(self) -> dict:
+        return self.client.call("status")
+
 
 @contextlib.contextmanager
 def sim_process(rig, folder: Path, seed: int = 1):
@@ -455,6 +458,7 @@ def realtime_cases(
                 if policy is not None:
                     policy.restart(seed, time.monotonic() + ramp + 0.1)
                 started = time.monotonic()
+                sim_started = sim.status()["sim_time"]
                 ok, error, _ = executor.submit("start")
                 success_at = None
                 while ok and not executor.ended and time.monotonic() - started < ramp + limit_s:
@@ -462,6 +466,8 @@ def realtime_cases(
                         success_at = time.monotonic() - started - ramp - 0.1
                         break
                     time.sleep(0.1)
+                sim_status = sim.status()
+                wall_s = time.monotonic() - started
                 status = executor.status()
                 executor.submit("stop", {"success": success_at is not None})
                 executor.wait_for(("parked",), 10)
@@ -474,6 +480,9 @@ def realtime_cases(
                     overruns=status["overruns"],
                     depth=status["depth"],
                     fault=status["fault"] or (None if ok else error),
+                    stage=sim_status.get("stage"),
+                    # physics behind the wall clock shows as sim time short of wall time
+                    sim_s_per_wall_s=round((sim_status["sim_time"] - sim_started) / wall_s, 3),
                 )
             finally:
                 daemon.close()

@@ -126,6 +126,8 @@ def test_bad_eval_input_is_refused(runs, rig_file, capsys):
     assert "evaluation runs on the simulated rig" in capsys.readouterr().err
     assert evaluate_cli(rig_file, *base, "--task", "transfer_cube", "--ensemble", "nan") == 1
     assert "--ensemble nan is not a number" in capsys.readouterr().err
+    assert evaluate_cli(rig_file, *base, "--task", "transfer_cube", "--latency-ticks", "-2") == 1
+    assert "--latency-ticks -2 is negative" in capsys.readouterr().err
 
 
 class ScriptedPolicy:
@@ -183,6 +185,24 @@ def test_temporal_ensembling_of_overlapping_chunks_reproduces_a_scripted_success
     result = run_episode(policy, rig, "transfer_cube", 0, max_seconds=15.0, replan_every=1, ensemble_m=0.01)
     assert result.success, result
     assert result.success_time_s < policy.operator.duration + 0.5
+
+
+def test_a_planner_latency_in_lockstep_skips_the_actions_already_past(rig_file, tmp_path):
+    """Whole 20-action chunks planned from observations 15 ticks old: the plan is time-indexed, so
+    with the 15 stale actions skipped it lands when it would have without latency; run from action 0
+    instead, everything would happen 0.3 s late."""
+    from drivers.sim.rig import rig_with_ports_in
+
+    times = {}
+    for latency in (0, 15):
+        rig = rig_with_ports_in(load_rig(rig_file), tmp_path / str(latency))
+        policy = ScriptedPolicy("transfer_cube", 0, rig, chunk=20)
+        result = run_episode(
+            policy, rig, "transfer_cube", 0, max_seconds=15.0, replan_every=20, latency_ticks=latency
+        )
+        assert result.success, result
+        times[latency] = result.success_time_s
+    assert abs(times[15] - times[0]) < 0.1, times
 
 
 def test_results_never_go_inside_a_checkpoint_folder(tmp_path):

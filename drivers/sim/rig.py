@@ -149,6 +149,7 @@ class SimRig:
             "seed": self.seed,
             "sim_time": round(self.scene.time, 4),
             "success": bool(task.success),
+            "stage": task.stage,
             "operator": self.operator_enabled,
             "operator_duration": round(self.operator.duration, 3) if self.operator else None,
             "realtime": self.realtime,

@@ -21,6 +21,8 @@ examples:
         ACT re-planning every 20 ticks instead of executing each 100-action chunk whole
   robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 50 --ensemble 0.01
         ACT planning every tick, the overlapping chunks blended by temporal ensembling (m = 0.01)
+  robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 20 --ensemble 0.01 --latency-ticks 15
+        the same with 300 ms of planner latency: each plan from the observation 15 ticks old
 
 Every episode runs on the simulated rig described by --rig, through the emulated servo chains and the
 Dynamixel driver, with camera frames rendered from the scene. Time is lockstep: physics waits for the
@@ -92,6 +94,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "every tick unless --replan-every says otherwise (default: each chunk runs open-loop)",
     )
     p.add_argument(
+        "--latency-ticks",
+        type=int,
+        default=0,
+        metavar="D",
+        help="plan from the observation D control ticks old, its first D actions already past (a planner's "
+        "latency in lockstep time; default 0)",
+    )
+    p.add_argument(
         "--steps", type=int, default=None, help="DDIM / Euler sampling steps (default: the checkpoint's)"
     )
     p.add_argument(
@@ -118,6 +128,7 @@ def _run(args: argparse.Namespace) -> int:
         max_seconds=args.max_seconds,
         replan_every=args.replan_every,
         ensemble_m=args.ensemble,
+        latency_ticks=args.latency_ticks,
         videos=args.videos,
         device=device,
         sampler_steps=args.steps,
@@ -152,6 +163,7 @@ def _run(args: argparse.Namespace) -> int:
             f"seeds {header['seeds'][0]}–{header['seeds'][1]}, up to {header['max_seconds']:g} s each, "
             f"re-planning every {header['replan_every_ticks']} ticks"
             + ("" if args.ensemble is None else f", temporal ensembling m = {args.ensemble:g}")
+            + (f", planning from observations {args.latency_ticks} ticks old" if args.latency_ticks else "")
         )
         progress.start()
 

@@ -11,11 +11,17 @@ Chunks are executed open-loop for `replan_every` ticks (diffusion/flow chunks, `
 action, are interpolated to the control rate), or, with `ensemble_m`, blended by the deploy runtime's
 temporal ensembler (every chunk that covers the tick, weights exp(-m·rank), as ACT's authors evaluated
 it with a plan every tick).
+
+`latency_ticks` d puts a planner's latency into lockstep time: each plan is made from the observation
+of d ticks before, its action 0 belongs to that tick, and the d actions already past are skipped — as
+the deploy runtime stamps a chunk with its observation's capture time. What latency costs a policy is
+then measured apart from this machine's speed.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -60,6 +66,7 @@ def run_episode(
     replan_every: int,
     video_path: Path | None = None,
     ensemble_m: float | None = None,
+    latency_ticks: int = 0,
 ) -> EpisodeResult:
     from deploy.ensemble import TemporalEnsembler
     from drivers.dynamixel.arm import DynamixelArm
@@ -90,21 +97,23 @@ def run_episode(
             policy.reset()
             chunk, chunk_start, tick = None, 0, 0
             ensembler = None if ensemble_m is None else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt)
+            recent = deque(maxlen=latency_ticks + 1)  # the planner sees the oldest: latency_ticks old
             for tick in range(int(round(max_seconds / dt))):
                 t = sim.sim_time()
                 rendered = cameras.capture(t)
                 state = np.concatenate(
                     [joints.values(name, arms[name].read().positions) for name in followers]
                 )
-                observation = {"images": cameras.latest, "state": state.astype(np.float32), "t": t}
+                recent.append({"images": dict(cameras.latest), "state": state.astype(np.float32), "t": t})
+                observation = recent[0]
                 if chunk is None or tick - chunk_start >= replan_every:
                     started = time.perf_counter()
                     planned = policy.predict(observation)
                     plan_times.append(time.perf_counter() - started)
                     chunk = planned.resampled(dt).actions if planned.dt != dt else planned.actions
-                    chunk_start = tick
+                    chunk_start = tick - (len(recent) - 1)  # action 0 is for the observation's tick
                     if ensembler is not None:
-                        ensembler.add(chunk, t0=t, dt=dt)
+                        ensembler.add(chunk, t0=observation["t"], dt=dt)
                 elif needs_history:
                     policy.observe(observation)
                 blended = None if ensembler is None else ensembler.action_at(t)

@@ -34,6 +34,7 @@ class EvalSettings:
     max_seconds: float | None = None  # None: DEFAULT_SECONDS for the task
     replan_every: int | None = None  # ticks; None: the whole chunk (1 when ensembling)
     ensemble_m: float | None = None  # temporal ensembling weight rate; None: chunks run open-loop
+    latency_ticks: int = 0  # plan from the observation this many ticks old (a planner's latency)
     videos: int = 3
     device: str = "cpu"
     sampler_steps: int | None = None  # DDIM / Euler steps; None: the checkpoint's
@@ -89,6 +90,10 @@ def evaluate(
         raise RobotStackError(f"--max-seconds {max_seconds} is not positive", hint="e.g. --max-seconds 15")
     if settings.ensemble_m is not None and not math.isfinite(settings.ensemble_m):
         raise RobotStackError(f"--ensemble {settings.ensemble_m} is not a number", hint="ACT's is 0.01")
+    if settings.latency_ticks < 0:
+        raise RobotStackError(
+            f"--latency-ticks {settings.latency_ticks} is negative", hint="0 plans from the current tick"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "episodes.jsonl"
@@ -107,6 +112,7 @@ def evaluate(
         "max_seconds": max_seconds,
         "replan_every_ticks": replan,
         "ensemble_m": settings.ensemble_m,
+        "latency_ticks": settings.latency_ticks,
         "sampler_steps": policy.steps,
         "time": "lockstep (sim time; independent of this machine's speed)",
         "device": settings.device,
@@ -120,7 +126,15 @@ def evaluate(
             seed = settings.seed_start + k
             video = out / "videos" / f"seed_{seed:04d}.mp4" if k < settings.videos else None
             result = run_episode(
-                policy, private, settings.task, seed, max_seconds, replan, video, settings.ensemble_m
+                policy,
+                private,
+                settings.task,
+                seed,
+                max_seconds,
+                replan,
+                video,
+                settings.ensemble_m,
+                settings.latency_ticks,
             )
             report.episodes.append(result)
             report.successes += int(result.success)
