@@ -27,6 +27,7 @@ from pathlib import Path
 import serial
 from dynamixel_sdk import PortHandler
 
+from drivers.dynamixel import written
 from drivers.dynamixel.errors import PortError
 from drivers.dynamixel.udev import read_latency_timer_ms
 
@@ -56,6 +57,7 @@ class DxlPortHandler(PortHandler):
         self.timeout_margin_ms = timeout_margin_ms
         self.return_delay_ms = return_delay_us / 1000.0
         self._fd = -1
+        self._device = ""  # the port's real path, for the lockstep write ledger
         self._deadline_ms = 0.0
 
     # -- opening -------------------------------------------------------------------------------
@@ -67,6 +69,7 @@ class DxlPortHandler(PortHandler):
         )
         self.is_open = True
         self._fd = self.ser.fileno()
+        self._device = written.device_key(self.port_name)
         self.ser.reset_input_buffer()
         self.tx_time_per_byte = (1000.0 / self.baudrate) * 10.0
         if self.latency_timer_ms is None:
@@ -144,6 +147,7 @@ class DxlPortHandler(PortHandler):
                     select.select([], [self._fd], [], 0.05)
                     continue
                 view = view[n:]
+                written.add(self._device, n)
         except OSError as exc:
             raise PortError(
                 self.port_name,

@@ -29,6 +29,7 @@ import tty
 from collections.abc import Callable
 from pathlib import Path
 
+from drivers.dynamixel import written
 from robot_stack.realtime import fifo_priority
 
 _SPIN_S = 250e-6  # time.sleep overshoots by ~50-100 µs on Linux; spin the last stretch
@@ -120,7 +121,9 @@ class PtyTransport:
         self._lock_fd = -1
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._handling = threading.Lock()  # held while a chunk of input is parsed and executed
+        self._handling = threading.Lock()  # held while a chunk of input is read, parsed and executed
+        self._bytes_read = 0
+        self._written_base = 0  # what this process had written to the slave before we opened it
         self._queue: list[tuple[float, int, bytes]] = []
         self._queue_cv = threading.Condition()
         self._seq = itertools.count()
@@ -137,6 +140,8 @@ class PtyTransport:
         # A real bus does not buffer: if the host is not reading, bytes are lost, never block us.
         os.set_blocking(self._master, False)
         self.slave_path = os.ttyname(self._slave)
+        self._bytes_read = 0
+        self._written_base = written.total(self.slave_path)  # a reused /dev/pts number starts afresh
         if self._link_path is not None:
             try:
                 self._claim_link()
@@ -258,13 +263,15 @@ class PtyTransport:
             return 0
 
     def wait_input_handled(self, timeout_s: float = 1.0) -> bool:
-        """Block until everything the host has written so far has been read and handled."""
+        """Block until everything the host has written so far has been read and handled: every byte
+        a driver in this process wrote (the write ledger; bytes still inside the kernel's pty hand-off
+        included) and whatever else sits in the pty's queue."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.pending_input() == 0:
-                with self._handling:  # a packet being handled finishes first
-                    if self.pending_input() == 0:
-                        return True
+            expected = written.total(self.slave_path) - self._written_base
+            with self._handling:  # a chunk being read or handled finishes first
+                if self._bytes_read >= expected and self.pending_input() == 0:
+                    return True
             time.sleep(0.0002)
         return False
 
@@ -284,12 +291,15 @@ class PtyTransport:
             for fd, _ in events:
                 if fd != self._master:
                     continue
-                try:
-                    data = os.read(self._master, 4096)
-                except OSError:
-                    data = b""
-                if data:
-                    with self._handling:
+                # taken before the read: once bytes leave the pty's queue, a lockstep waiter
+                # (wait_input_handled) must see them as being handled until they have been
+                with self._handling:
+                    try:
+                        data = os.read(self._master, 4096)
+                    except OSError:
+                        data = b""
+                    if data:
+                        self._bytes_read += len(data)
                         self._on_data(data, now)
-                else:
+                if not data:
                     time.sleep(0.01)  # no slave open at the moment (EIO): do not spin
