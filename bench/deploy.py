@@ -91,11 +91,11 @@ class SimProcess:
     def reset(self, seed: int) -> None:
         self.client.call("reset", seed=seed)
 
-    def success(self) -> bool:
-        return bool(self.client.call("status")["success"])
-
     def status(self) -> dict:
         return self.client.call("status")
+
+    def success(self) -> bool:
+        return bool(self.status()["success"])
 
 
 @contextlib.contextmanager
