@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from process_support import wait_gone
+
 from robot_stack.store import Dataset
 from robot_stack.store.synthetic import feed_synthetic
 
@@ -23,6 +25,7 @@ for k in range(2):
     feed_synthetic(writer, 0.3, rig, seed=k, keep_frames=False)
     print("committed", writer.finish(), flush=True)
 writer = ds.begin_episode("doomed", operator="crash-test")
+print("writer process", ds._sinks.pid, flush=True)
 start = 100.0
 while True:  # record until killed
     feed_synthetic(writer, 0.2, rig, start=start, keep_frames=False, noise_sigma=4.0)
@@ -53,6 +56,8 @@ def test_kill_9_mid_episode_loses_only_that_episode(tmp_path):
             lines.append(line)
             if line == "committed 1":
                 before = digest(path / "episodes")
+            if line.startswith("writer process"):
+                writer_pid = int(line.split()[-1])
         partials = [p for p in (path / ".staging").iterdir() if p.name.startswith("partial-")]
         assert len(partials) == 1  # the doomed episode is on disk, invisible
         child.send_signal(signal.SIGKILL)
@@ -62,6 +67,7 @@ def test_kill_9_mid_episode_loses_only_that_episode(tmp_path):
             child.kill()
             child.wait()
     assert lines[:2] == ["committed 0", "committed 1"]
+    assert wait_gone(writer_pid)  # the writer process does not outlive its recorder
     assert digest(path / "episodes") == before
 
     ds = Dataset.open(path)

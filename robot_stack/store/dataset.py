@@ -39,6 +39,7 @@ from robot_stack.store.layout import (
 from robot_stack.store.leftovers import Leftover, report_and_clean
 from robot_stack.store.rigdiff import rig_differences, rig_record
 from robot_stack.store.sink import CameraLayout
+from robot_stack.store.sink_process import SinkProcess
 from robot_stack.store.writer import EpisodeWriter
 
 log = logging.getLogger("robot_stack.store")
@@ -68,6 +69,7 @@ class Dataset:
         self.leftovers = leftovers  # what a crash left behind, found when this dataset was opened
         self._calibration = calibration  # resume only: set when it differs from the dataset's
         self._writers: list[EpisodeWriter] = []
+        self._sinks = SinkProcess()  # the zarr writes of recorded episodes; started by the first one
         self._commit_lock = threading.Lock()  # commits come from writer threads
 
     # ---- opening
@@ -180,6 +182,7 @@ class Dataset:
             except RobotStackError:
                 pass  # already reported to whoever holds that writer
         self._writers.clear()
+        self._sinks.close()
         if self._lock is not None:
             self._lock.release()
 
@@ -274,6 +277,7 @@ class Dataset:
             attrs["calibration"] = self._calibration  # differs from the dataset's; this one applies
         writer = EpisodeWriter(
             dataset_path=self.path,
+            sinks=self._sinks,
             partial=self.path / STAGING / f"{PARTIAL_PREFIX}{uuid.uuid4().hex}",
             commit=self._commit,
             attrs=attrs,

@@ -6,6 +6,7 @@ import errno
 import fcntl
 import os
 import shutil
+import time
 from pathlib import Path
 
 from robot_stack.errors import RobotStackError
@@ -107,16 +108,21 @@ class DirLock:
         self.path = path
         self._fd: int | None = None
 
-    def acquire(self) -> bool:
-        """Take the lock without waiting; False if another process holds it."""
+    def acquire(self, wait_s: float = 0.0) -> bool:
+        """Take the lock, waiting up to `wait_s`; False if another process still holds it."""
         fd = os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            return False
-        self._fd = fd
-        return True
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.01)
+                    continue
+                os.close(fd)
+                return False
+            self._fd = fd
+            return True
 
     def release(self) -> None:
         if self._fd is not None:

@@ -2,7 +2,9 @@
 
 Nothing here is ever visible as an episode: a partial episode only becomes one by the final rename.
 So cleaning is just deleting, and it is only done while holding the dataset's lock — a directory in
-`.staging/` while another process holds the lock is that process's episode in progress.
+`.staging/` while another process holds the lock is that process's episode in progress. A partial
+folder is also locked by the writer process filling it (sink_server.py): cleaning waits for that
+lock, so a writer outliving its killed recorder by a moment never writes into a deleted folder.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from robot_stack.store.files import human_bytes, remove_tree, tree_bytes
+from robot_stack.store.files import DirLock, human_bytes, remove_tree, tree_bytes
 from robot_stack.store.layout import PARTIAL_PREFIX, TRASH_PREFIX
 
 log = logging.getLogger("robot_stack.store")
+
+# how long a leftover may stay locked by a writer process whose recorder has died (sink_server.py)
+_WRITER_EXIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ def report_and_clean(staging: Path, clean: bool) -> list[Leftover]:
         size = tree_bytes(path)
         modified = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(path.stat().st_mtime))
         if clean:
-            remove_tree(path)
+            _remove_when_unlocked(path)
         leftover = Leftover(
             path.name,
             kind,
@@ -69,6 +74,21 @@ def report_and_clean(staging: Path, clean: bool) -> list[Leftover]:
         log.log(logging.WARNING if clean else logging.INFO, "%s: %s", staging.parent, leftover)
         out.append(leftover)
     return out
+
+
+def _remove_when_unlocked(path: Path) -> None:
+    """Delete a leftover once no writer process holds it. A recorder killed a moment ago may leave its
+    writer process finishing the write in hand; that process exits as soon as it sees its parent gone."""
+    lock = DirLock(path)
+    try:
+        held = lock.acquire(wait_s=_WRITER_EXIT_S)
+    except OSError:
+        held = True  # not a folder we can lock (half-created): nobody writes it either
+    try:
+        if held:
+            remove_tree(path)
+    finally:
+        lock.release()
 
 
 def _group_attrs(path: Path) -> dict:

@@ -1,4 +1,5 @@
-"""EpisodeWriter: the control loop hands ticks and frames over and moves on; a thread does the writing.
+"""EpisodeWriter: the control loop hands ticks and frames over and moves on; a thread encodes them and
+the dataset's writer process (sink_server.py) writes them to disk.
 
     with dataset.begin_episode(task="transfer_cube", operator="ana") as episode:
         while recording:
@@ -30,11 +31,12 @@ from robot_stack.store.files import remove_tree, write_failed_error
 from robot_stack.store.handoff import ByteBoundedQueue
 from robot_stack.store.jpeg import JpegCodec
 from robot_stack.store.layout import TICK_ARRAYS
-from robot_stack.store.sink import CameraLayout, EpisodeSink
+from robot_stack.store.sink import CameraLayout
+from robot_stack.store.sink_process import RemoteSink, SinkProcess
 
 log = logging.getLogger("robot_stack.store")
 
-_TICK, _FRAME, _FINISH, _DISCARD = "tick", "frame", "finish", "discard"
+_TICK, _FRAME, _FINISH, _DISCARD, _CHECK = "tick", "frame", "finish", "discard", "check"
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class EpisodeWriter:
         self,
         *,
         dataset_path: Path,
+        sinks: SinkProcess,
         partial: Path,
         commit: Callable[[Path], int],
         attrs: dict,
@@ -72,6 +75,7 @@ class EpisodeWriter:
         encode_threads: int,
     ):
         self.dataset_path = dataset_path
+        self._sinks = sinks
         self.partial = partial
         self._commit = commit
         self._attrs = attrs
@@ -89,7 +93,7 @@ class EpisodeWriter:
         self._state = "recording"
         self._error: RobotStackError | None = None
         self._index: int | None = None
-        self._sink: EpisodeSink | None = None
+        self._sink: RemoteSink | None = None
         self._busy_s = 0.0
         self._started = time.monotonic()
         self._done = threading.Event()
@@ -248,6 +252,12 @@ class EpisodeWriter:
                 raise RobotStackError(
                     f"per-tick extra named {bad[0]!r} is not allowed", hint="pick another name"
                 )
+            odd = [n for n, r in rows.items() if r.dtype.kind not in "biuf"]
+            if odd:
+                raise RobotStackError(
+                    f"per-tick {odd[0]!r} holds {rows[odd[0]].dtype} values; only numbers and booleans are stored",
+                    hint="pass numeric arrays (or bools) for every per-tick value",
+                )
             for name in ("observation", "action"):
                 if rows[name].ndim != 1:
                     raise RobotStackError(
@@ -279,8 +289,14 @@ class EpisodeWriter:
     def _run(self) -> None:
         encoder = OrderedEncoder(self._codec.encode, self._encode_threads)
         try:
-            sink = self._sink = EpisodeSink(
-                self.partial, self._attrs, self._cameras, self._codec, self._joint_names
+            sink = self._sink = self._sinks.open(
+                self.dataset_path,
+                self.partial,
+                self._attrs,
+                self._cameras,
+                self._codec,
+                self._joint_names,
+                on_error=self._wake,
             )
             while True:
                 item = self._queue.get()
@@ -299,7 +315,10 @@ class EpisodeWriter:
                     self._index = self._commit(self.partial)
                     self._state = "committed"
                     return
+                elif kind == _CHECK:
+                    sink.check()
                 else:
+                    sink.discard()
                     remove_tree(self.partial)
                     self._state = "discarded"
                     return
@@ -313,6 +332,8 @@ class EpisodeWriter:
     def _fail(self, exc: BaseException) -> None:
         # the message reads free space before the partial episode is deleted and gives it back
         error = exc if isinstance(exc, RobotStackError) else write_failed_error(self.dataset_path, exc)
+        if self._sink is not None:
+            self._sink.discard()  # a no-op when the writer process reported the failure itself
         remove_tree(self.partial)
         self._queue.clear()
         if error is not exc:
@@ -320,6 +341,10 @@ class EpisodeWriter:
         self._error = error
         self._state = "failed"
         log.error("episode writer for %s failed: %s", self.dataset_path, error.message)
+
+    def _wake(self) -> None:
+        """The writer process reported a failure: get the writer thread out of its wait to raise it."""
+        self._queue.put_control((_CHECK, None))
 
     def _counters(self) -> dict:
         return {
