@@ -476,6 +476,7 @@ def realtime_cases(
                     success_s=None if success_at is None else round(success_at, 3),
                     watchdog_holds=status["safety"].get("watchdog_holds", 0),
                     planner_latency_ms=status["planner_latency_ms"],
+                    frame_age_ms=status["frame_age_ms"],
                     period_ms=status["period_ms"],
                     overruns=status["overruns"],
                     depth=status["depth"],

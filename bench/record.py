@@ -244,6 +244,8 @@ def record_run(
             wall = time.monotonic() - wall0
             cpu1, busy1, total1, steal1 = cpu_times()
             sim_cpu = (process_cpu_s(sim_proc.pid) - sim_cpu0) if sim_proc else None
+            writer_pid = recorder.dataset.writer_pid if recorder.dataset is not None else None
+            writer_cpu = process_cpu_s(writer_pid) if writer_pid else None  # it started with the first take
             render_ms = dict(recorder.camera_server.render_ms) if recorder.camera_server else {}
             skipped = dict(recorder.camera_server.skipped) if recorder.camera_server else {}
     finally:
@@ -265,6 +267,7 @@ def record_run(
         cpu={
             "recording_process_cores": round((cpu1 - cpu0) / wall, 2),
             "sim_process_cores": None if sim_cpu is None else round(sim_cpu / wall, 2),
+            "writer_process_cores": None if writer_cpu is None else round(writer_cpu / wall, 2),
             "machine_busy_fraction": round((busy1 - busy0) / max(total1 - total0, 1), 3),
             # a VM's cores can be taken away for a while: ticks late then are not the recorder's
             "machine_steal_fraction": round((steal1 - steal0) / max(total1 - total0, 1), 4),

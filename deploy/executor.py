@@ -165,6 +165,9 @@ class Executor:
         self._busy: deque[float] = deque(maxlen=HISTORY)
         self._latency: deque[float] = deque(maxlen=HISTORY)  # observation capture → chunk arrival
         self._compute: deque[float] = deque(maxlen=HISTORY)
+        # tick time minus its frame's capture time, per policy camera: how old the picture a plan
+        # starts from is next to its joints (training pairs them by the same rule, store/align.py)
+        self._frame_age = {name: deque(maxlen=HISTORY) for name in self.policy_cameras}
         self.chunks_accepted = 0
         self.chunks_stale = 0
         self.events: deque[dict] = deque(maxlen=200)
@@ -324,6 +327,7 @@ class Executor:
                 self._stalled.discard(name)
                 self._event(t, "camera_recovered", "info", f"camera '{name}' delivers again")
             images[name], t_images[name] = frame.image, frame.t_host
+            self._frame_age[name].append(t - frame.t_host)
         self._obs_seq += 1
         delay = float(np.percentile(self._latency, 90)) if self._latency else None
         observation = Observation(
@@ -613,6 +617,7 @@ class Executor:
             "skipped_ticks": self.loop.skipped_ticks,
             "planner_latency_ms": _percentiles(self._latency),
             "compute_ms": _percentiles(self._compute),
+            "frame_age_ms": {name: _percentiles(ages) for name, ages in self._frame_age.items()},
             "chunk_age_ms": None if blend is None else 1000 * blend.newest_age_s,
             "depth": 0 if blend is None else blend.depth,
             "since_plan_ms": 1000 * self.watchdog.since(t) if self.phase in DRIVING else None,

@@ -47,6 +47,9 @@ def test_a_trained_checkpoint_drives_within_limits_and_telemetry_flows(tmp_path)
     for key in ("period_ms", "overruns", "planner_latency_ms", "chunk_age_ms", "depth", "safety"):
         assert key in last
     assert any(t["depth"] >= 1 and t["chunk_age_ms"] is not None for t in tap.telemetry)
+    # each policy camera's frame age next to its joints: real, bounded by a few frame periods
+    ages = last["frame_age_ms"]
+    assert ages and all(0.0 <= age["p50"] <= age["max"] < 500.0 for age in ages.values()), ages
     names = tap.names()
     assert names.index("policy_drives") < names.index("park") < names.index("stopped")
 

@@ -25,7 +25,7 @@ for k in range(2):
     feed_synthetic(writer, 0.3, rig, seed=k, keep_frames=False)
     print("committed", writer.finish(), flush=True)
 writer = ds.begin_episode("doomed", operator="crash-test")
-print("writer process", ds._sinks.pid, flush=True)
+print("writer process", ds.writer_pid, flush=True)
 start = 100.0
 while True:  # record until killed
     feed_synthetic(writer, 0.2, rig, start=start, keep_frames=False, noise_sigma=4.0)

@@ -38,11 +38,11 @@ def test_episodes_are_written_by_another_process_that_ends_with_the_dataset(tmp_
     writer = ds.begin_episode("x")
     feed_synthetic(writer, 0.3, RIG, keep_frames=False)
     assert writer.finish() == 0
-    pid = ds._sinks.pid
+    pid = ds.writer_pid
     assert pid is not None and pid != os.getpid() and alive(pid)
     writer = ds.begin_episode("y")  # the same process writes the next episode
     feed_synthetic(writer, 0.2, RIG, keep_frames=False)
-    assert writer.finish() == 1 and ds._sinks.pid == pid
+    assert writer.finish() == 1 and ds.writer_pid == pid
     ds.close()
     assert wait_gone(pid, 5.0)
     assert Dataset.open(tmp_path / "d.zarr").indices() == [0, 1]
@@ -53,7 +53,7 @@ def test_ctrl_c_does_not_stop_the_writer_process(tmp_path):
         writer = ds.begin_episode("x")
         feed_synthetic(writer, 0.2, RIG, keep_frames=False)
         assert writer.finish() == 0
-        pid = ds._sinks.pid
+        pid = ds.writer_pid
         assert os.getpgid(pid) != os.getpgrp()  # a terminal's Ctrl-C signals our group, not its
         writer = ds.begin_episode("y")
         feed_synthetic(writer, 0.2, RIG, keep_frames=False)
@@ -72,7 +72,7 @@ def test_a_dead_writer_process_fails_the_episode_loudly_and_the_next_one_records
 
         writer = ds.begin_episode("doomed")
         feed_synthetic(writer, 0.2, RIG, keep_frames=False)
-        os.kill(ds._sinks.pid, signal.SIGKILL)
+        os.kill(ds.writer_pid, signal.SIGKILL)
         start = 101.0
         with pytest.raises(RobotStackError) as err:
             while start < 110:  # the failure reaches the loop's side within a few calls

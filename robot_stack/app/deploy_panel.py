@@ -67,6 +67,8 @@ def deploy_panel(
     )
     table.add_row("planner latency ms", f"{_ms(data.get('planner_latency_ms'))}  (capture → chunk arrival)")
     table.add_row("policy compute ms", _ms(data.get("compute_ms"), ("p50", "p99", "last")))
+    for name, age in (data.get("frame_age_ms") or {}).items():
+        table.add_row(f"frame age ms {name}", f"{_ms(age)}  (tick − capture of the frame sent)")
     age, since = data.get("chunk_age_ms"), data.get("since_plan_ms")
     table.add_row(
         "chunk age / depth",

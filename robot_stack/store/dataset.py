@@ -192,6 +192,11 @@ class Dataset:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    @property
+    def writer_pid(self) -> int | None:
+        """The pid of the process writing this dataset's episodes (None before the first one)."""
+        return self._sinks.pid
+
     # ---- reading
 
     @property
