@@ -180,6 +180,42 @@ def start_sim(rig_path: Path, folder: Path, cameras: bool = True):
             time.sleep(0.3)
 
 
+class StealWatch:
+    """Samples the hypervisor's steal time every 100 ms while a recording runs: a VM whose cores are
+    taken away for tens of milliseconds makes ticks late that no code of ours could keep on time."""
+
+    def __init__(self, interval_s: float = 0.1):
+        self.interval_s = interval_s
+        self.samples_ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="steal-watch", daemon=True)
+
+    def __enter__(self) -> StealWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        jiffy_ms = 1000.0 / os.sysconf("SC_CLK_TCK")
+        last = cpu_times()[3]
+        while not self._stop.wait(self.interval_s):
+            now = cpu_times()[3]
+            self.samples_ms.append((now - last) * jiffy_ms)
+            last = now
+
+    def figures(self) -> dict:
+        s = np.asarray(self.samples_ms)
+        return {
+            "window_ms": self.interval_s * 1000,
+            "max_ms_in_a_window": float(s.max()) if s.size else 0.0,
+            "windows_over_20ms": int((s > 20).sum()),
+            "windows": int(s.size),
+        }
+
+
 def process_cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -229,6 +265,7 @@ def record_run(
     tap = RawTap(keep, skip_s)
     console = Console(file=io.StringIO(), width=200)
     fault = None
+    steal = StealWatch()
     try:
         with Recorder(request, console, camera_factory=factory, tap=tap) as recorder:
             tap.session = recorder.session
@@ -238,7 +275,8 @@ def record_run(
             sim_cpu0 = process_cpu_s(sim_proc.pid) if sim_proc else 0.0
             wall0 = time.monotonic()
             try:
-                result = recorder.run(panel=False)
+                with steal:
+                    result = recorder.run(panel=False)
             except RobotStackError as exc:  # a run that stops on a fault is a figure too, not a crash
                 fault = str(exc)
             wall = time.monotonic() - wall0
@@ -253,7 +291,7 @@ def record_run(
             own_proc.terminate()
             own_proc.wait(30)
     if fault is not None:
-        return {"fault": fault, "wall_s": round(wall, 1), "simulator": sim}, tap
+        return {"fault": fault, "wall_s": round(wall, 1), "simulator": sim, "steal": steal.figures()}, tap
     out = summarize(dataset, result)
     where = {
         "child": "robot-stack sim in a child process (record's default)",
@@ -271,6 +309,7 @@ def record_run(
             "machine_busy_fraction": round((busy1 - busy0) / max(total1 - total0, 1), 3),
             # a VM's cores can be taken away for a while: ticks late then are not the recorder's
             "machine_steal_fraction": round((steal1 - steal0) / max(total1 - total0, 1), 4),
+            "machine_steal_bursts": steal.figures(),
             "machine_cores": os.cpu_count(),
             "loadavg_before": [round(x, 2) for x in load_before],
             "loadavg_after": [round(x, 2) for x in os.getloadavg()],

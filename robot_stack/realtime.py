@@ -20,6 +20,10 @@ from collections.abc import Iterator
 # interval (5 ms by default) before a woken loop thread may run; 0.2 ms bounds that wait.
 CONTROL_SWITCH_INTERVAL_S = 0.0002
 
+_switch_lock = threading.Lock()
+_short_switch_users = 0  # blocks inside short_gil_switch_interval
+_switch_before = 0.005  # the interval to restore when the last one leaves
+
 _frozen_lock = threading.Lock()
 _frozen_loops = 0  # control loops running with the heap frozen (frozen_heap)
 
@@ -40,12 +44,21 @@ def realtime_priority(priority: int) -> Iterator[bool]:
 
 @contextlib.contextmanager
 def short_gil_switch_interval() -> Iterator[None]:
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, CONTROL_SWITCH_INTERVAL_S))
+    """The process runs with CONTROL_SWITCH_INTERVAL_S inside the block. Blocks may nest or overlap
+    (a control loop beside an in-process simulator's physics): the last one out restores the interval."""
+    global _short_switch_users, _switch_before
+    with _switch_lock:
+        if _short_switch_users == 0:
+            _switch_before = sys.getswitchinterval()
+            sys.setswitchinterval(min(_switch_before, CONTROL_SWITCH_INTERVAL_S))
+        _short_switch_users += 1
     try:
         yield
     finally:
-        sys.setswitchinterval(previous)
+        with _switch_lock:
+            _short_switch_users -= 1
+            if _short_switch_users == 0:
+                sys.setswitchinterval(_switch_before)
 
 
 @contextlib.contextmanager

@@ -140,3 +140,20 @@ def test_the_heap_stays_frozen_until_the_last_loop_ends():
             pass
         assert gc.get_freeze_count() >= outer
     assert gc.get_freeze_count() == 0
+
+
+def test_the_short_gil_switch_interval_holds_until_the_last_user_leaves():
+    """A simulator's physics and a control loop in one process overlap in any order; the interval
+    the loop relies on must not be restored under it when the other one ends first."""
+    import sys
+
+    from robot_stack.realtime import CONTROL_SWITCH_INTERVAL_S, short_gil_switch_interval
+
+    before = sys.getswitchinterval()
+    physics, loop = short_gil_switch_interval(), short_gil_switch_interval()
+    physics.__enter__()
+    loop.__enter__()
+    physics.__exit__(None, None, None)  # physics stops while the loop still runs
+    assert sys.getswitchinterval() == pytest.approx(min(before, CONTROL_SWITCH_INTERVAL_S))
+    loop.__exit__(None, None, None)
+    assert sys.getswitchinterval() == pytest.approx(before)

@@ -94,3 +94,47 @@ def test_per_tick_values_must_be_numbers(tmp_path):
         with pytest.raises(RobotStackError, match="'note' holds <U5 values; only numbers and booleans"):
             writer.add_tick(1.0, np.zeros(7), np.zeros(7), note="hello")
         writer.add_tick(1.0, np.zeros(7), np.zeros(7))
+
+
+LOCK_HOLDER = r"""
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY | os.O_DIRECTORY)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_a_leftover_still_locked_by_a_writer_is_deleted_once_that_writer_exits(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from robot_stack.store import leftovers
+
+    path = tmp_path / "d.zarr"
+    Dataset.create(path, RIG).close()
+    partial = path / ".staging" / "partial-0123"
+    partial.mkdir()
+    (partial / "zarr.json").write_text('{"attributes": {"task": "late"}}')
+
+    def held_for(seconds: float) -> subprocess.Popen:
+        holder = subprocess.Popen(
+            [sys.executable, "-c", LOCK_HOLDER, str(partial), str(seconds)], stdout=subprocess.PIPE, text=True
+        )
+        assert holder.stdout.readline().strip() == "locked"
+        return holder
+
+    monkeypatch.setattr(leftovers, "_WRITER_EXIT_S", 0.3)
+    holder = held_for(30.0)  # a writer that does not go away: the folder is left alone
+    try:
+        [left] = Dataset.open(path).leftovers
+        assert not left.removed and partial.is_dir()
+    finally:
+        holder.kill()
+        holder.wait()
+
+    monkeypatch.setattr(leftovers, "_WRITER_EXIT_S", 10.0)
+    holder = held_for(0.5)  # a writer finishing its last write: waited for, then deleted
+    [left] = Dataset.open(path).leftovers
+    holder.wait()
+    assert left.removed and left.task == "late" and not partial.exists()

@@ -24,6 +24,7 @@ from drivers.sim.task_base import HOME, check_seed
 from robot_stack.clock import Clock, LockstepClock, MonotonicClock
 from robot_stack.errors import RobotStackError
 from robot_stack.rate_loop import RateLoop
+from robot_stack.realtime import short_gil_switch_interval
 from robot_stack.rig.schema import RigSpec
 
 # Real motors answer without waiting for a CPU; the emulated ones get real-time threads (where the OS
@@ -286,8 +287,12 @@ class SimRig:
 
     def _physics_loop(self) -> None:
         loop = RateLoop(PHYSICS_RATE_HZ, self.clock, priority=0)
-        for _tick in loop.ticks(stop=self._stop):
-            self._step_physics(self.clock.now())
+        # The emulated servos' real-time threads need this process's interpreter lock for every step
+        # of an answer; at the default 5 ms switch interval each step could wait that long behind
+        # physics, the control server or the renderer, and a bus read took 20-40 ms.
+        with short_gil_switch_interval():
+            for _tick in loop.ticks(stop=self._stop):
+                self._step_physics(self.clock.now())
 
 
 def rig_with_ports_in(rig: RigSpec, directory: str | Path) -> RigSpec:

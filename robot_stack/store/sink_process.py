@@ -125,6 +125,8 @@ class SinkProcess:
         os.close(to_child_r)
         os.close(from_child_w)
         with self._send_lock:
+            if self._outbox is not None:
+                self._outbox.close()  # the pipe of a writer process that died
             self._outbox = Connection(to_child_w, readable=False)
         inbox = Connection(from_child_r, writable=False)
         threading.Thread(

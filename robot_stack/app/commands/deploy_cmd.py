@@ -343,12 +343,25 @@ def _sim_episodes(daemon, session, args, stop: threading.Event, console: Console
         console.print(
             f"episode {k + 1}/{args.episodes} seed {seed}: "
             + (f"success after {success_at:.1f} s" if outcome.success else "no success")
+            + _freshness(executor.status())
         )
         if executor.ended:
             break
         executor.submit("stop", {"success": outcome.success})
         executor.wait_for(("parked", "stopped", "fault"), daemon.rig.deploy.safety.park_s + 5)
     return outcomes
+
+
+def _freshness(status: dict) -> str:
+    """How old the observations behind the plans were: planner latency and each camera's frame age."""
+    parts = []
+    latency = status.get("planner_latency_ms")
+    if latency:
+        parts.append(f"plan latency p50 {latency['p50']:.0f} ms")
+    for name, age in (status.get("frame_age_ms") or {}).items():
+        if age:
+            parts.append(f"{name} frame age p50 {age['p50']:.0f} / max {age['max']:.0f} ms")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def _summary(console: Console, report, outcomes: list[EpisodeOutcome], recorder) -> None:
