@@ -154,8 +154,14 @@ class Policy:
                 generator=self._generator,
                 **({} if plan is None else {"previous": plan, "max_guidance": max_guidance}),
             )
-        actions = self.normalizer.unnormalize_action(normalised[0].float().cpu().numpy())
-        return ActionChunk(np.ascontiguousarray(actions, dtype=np.float32), t, self.dt)
+        actions = np.array(
+            self.normalizer.unnormalize_action(normalised[0].float().cpu().numpy()), np.float32
+        )
+        if prefix is not None:
+            # the committed actions come back exactly as given: normalise → unnormalise can move
+            # them by a rounding step, and they have already been sent to the arms
+            actions[: len(prefix)] = np.asarray(prefix, np.float32)
+        return ActionChunk(np.ascontiguousarray(actions), t, self.dt)
 
     def _check(self, observation: Mapping) -> tuple[float, torch.Tensor, torch.Tensor]:
         missing = [k for k in ("images", "state", "t") if k not in observation]

@@ -6,13 +6,14 @@ re-raised in the caller once the panel is gone.
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 from typing import TypeVar
 
 from rich.console import Console, RenderableType
 from rich.live import Live
+
+from robot_stack.app.signals import stop_on_signals
 
 T = TypeVar("T")
 
@@ -33,21 +34,16 @@ def run_with_panel(
         except BaseException as exc:  # noqa: BLE001 — re-raised in the caller
             outcome["error"] = exc
 
-    previous = {}
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, lambda *_: stop.set())
     thread = threading.Thread(target=worker, name="control-loop")
-    try:
-        thread.start()
-        with Live(get_renderable=panel, console=console, refresh_per_second=refresh_hz, transient=False):
-            while thread.is_alive():
-                thread.join(0.1)
-    finally:
-        stop.set()
-        thread.join()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals(stop):
+        try:
+            thread.start()
+            with Live(get_renderable=panel, console=console, refresh_per_second=refresh_hz, transient=False):
+                while thread.is_alive():
+                    thread.join(0.1)
+        finally:
+            stop.set()
+            thread.join()
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+from robot_stack.app.signals import stop_on_signals
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import load_rig
 
@@ -296,14 +297,8 @@ def _interrupt_on_sigterm():
 
 def _run_quiet(work):
     stop = threading.Event()
-    in_main = threading.current_thread() is threading.main_thread()
-    signals = (signal.SIGINT, signal.SIGTERM) if in_main else ()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
-    try:
+    with stop_on_signals(stop):
         return work(stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _wait(daemon, stop: threading.Event, seconds: float | None) -> None:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 
 from drivers.dynamixel.emulator import DynamixelChainEmulator, EmulatedMotorConfig
+from robot_stack.app.signals import stop_on_signals
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import load_rig
 from robot_stack.rig.motor_catalog import BAUD_RATES, MOTOR_MODELS
@@ -145,8 +146,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve(emu: DynamixelChainEmulator, motors: list[EmulatedMotorConfig], baud: int) -> int:
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console = Console(highlight=False)
     ids = ", ".join(f"{m.id}:{m.model}" for m in motors)
     console.print(
@@ -155,7 +154,10 @@ def _serve(emu: DynamixelChainEmulator, motors: list[EmulatedMotorConfig], baud:
     )
     console.print(f"port: [bold]{emu.port_path}[/]  (pty {emu.pty_path})")
     try:
-        with Live(_status_line(emu), console=console, refresh_per_second=4, transient=True) as live:
+        with (
+            stop_on_signals(stop, (signal.SIGTERM,)),
+            Live(_status_line(emu), console=console, refresh_per_second=4, transient=True) as live,
+        ):
             while not stop.wait(0.25):
                 live.update(_status_line(emu))
     except KeyboardInterrupt:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from robot_stack.app.signals import stop_on_signals
 from robot_stack.errors import RobotStackError
 
 EXAMPLES = """\
@@ -109,10 +109,7 @@ def _run(args: argparse.Namespace) -> int:
     console = Console(stderr=True, highlight=False)
     console.print(f"{policy.kind} from {args.checkpoint}: warm-up {policy.warmup() * 1000:.1f} ms per chunk")
     stop = threading.Event()
-    in_main = threading.current_thread() is threading.main_thread()  # signals reach the main thread only
-    signals = (signal.SIGINT, signal.SIGTERM) if in_main else ()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
-    try:
+    with stop_on_signals(stop):
         planner = Planner(
             policy,
             link,
@@ -138,7 +135,4 @@ def _run(args: argparse.Namespace) -> int:
                     wait()
         stats = planner.stats()
         console.print(f"stopped: {stats['planned']} chunks sent, dropped {stats['dropped'] or 0}")
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import faulthandler
-import signal
 import threading
 import time
 
@@ -13,6 +12,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from robot_stack.app.signals import stop_on_signals
 from robot_stack.errors import RobotStackError
 from robot_stack.rig import load_rig
 
@@ -104,8 +104,6 @@ def _run(args: argparse.Namespace) -> int:
         )
     rig = load_rig(args.rig)
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     sim = SimRig(
         rig,
         task=args.task,
@@ -115,6 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         operator=not args.no_operator,
     )
     with contextlib.ExitStack() as stack:
+        stack.enter_context(stop_on_signals(stop))
         stack.enter_context(sim)
         server = stack.enter_context(SimControlServer(sim, args.control or DEFAULT_ENDPOINT))
         camera_endpoint = args.camera_endpoint or DEFAULT_CAMERA_ENDPOINT
