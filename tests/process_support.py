@@ -16,10 +16,9 @@ def alive(pid: int) -> bool:
         return False
 
 
-def wait_gone(pid: int, timeout_s: float = 10.0) -> bool:
+def assert_exits(pid: int, timeout_s: float, what: str) -> None:
+    """Fail the test unless process `pid` (described by `what`) is gone within `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while alive(pid):
-        if time.monotonic() > deadline:
-            return False
+        assert time.monotonic() < deadline, f"{what} (pid {pid}) is still running after {timeout_s:g} s"
         time.sleep(0.02)
-    return True

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from process_support import wait_gone
+from process_support import assert_exits
 
 from robot_stack.store import Dataset
 from robot_stack.store.synthetic import feed_synthetic
@@ -67,7 +67,7 @@ def test_kill_9_mid_episode_loses_only_that_episode(tmp_path):
             child.kill()
             child.wait()
     assert lines[:2] == ["committed 0", "committed 1"]
-    assert wait_gone(writer_pid)  # the writer process does not outlive its recorder
+    assert_exits(writer_pid, 10.0, "the writer process of a killed recorder")
     assert digest(path / "episodes") == before
 
     ds = Dataset.open(path)

@@ -6,7 +6,7 @@ from multiprocessing import Pipe
 
 import numpy as np
 import pytest
-from process_support import alive, wait_gone
+from process_support import alive, assert_exits
 
 from robot_stack.errors import RobotStackError
 from robot_stack.store import Dataset
@@ -44,7 +44,7 @@ def test_episodes_are_written_by_another_process_that_ends_with_the_dataset(tmp_
     feed_synthetic(writer, 0.2, RIG, keep_frames=False)
     assert writer.finish() == 1 and ds.writer_pid == pid
     ds.close()
-    assert wait_gone(pid, 5.0)
+    assert_exits(pid, 5.0, "the writer process of a closed dataset")
     assert Dataset.open(tmp_path / "d.zarr").indices() == [0, 1]
 
 

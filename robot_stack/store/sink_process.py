@@ -55,7 +55,7 @@ class SinkProcess:
                 self._start()
             eid = self._next_id
             self._next_id += 1
-            sink = self._episodes[eid] = RemoteSink(self, eid, on_error)
+            sink = self._episodes[eid] = RemoteSink(self, self._proc, eid, on_error)
         header = {
             "op": "open",
             "episode": eid,
@@ -148,7 +148,7 @@ class SinkProcess:
             inbox.close()
             proc.wait()
             with self._state_lock:
-                orphans = [s for s in self._episodes.values() if s._process_gen is proc]
+                orphans = [s for s in self._episodes.values() if s.proc is proc]
                 for s in orphans:
                     self._episodes.pop(s.eid, None)
             gone = self._gone_error(proc)
@@ -173,9 +173,9 @@ class SinkProcess:
 class RemoteSink:
     """One episode in the writer process; made by SinkProcess.open()."""
 
-    def __init__(self, process: SinkProcess, eid: int, on_error):
+    def __init__(self, process: SinkProcess, proc: subprocess.Popen, eid: int, on_error):
         self._process = process
-        self._process_gen = process._proc
+        self.proc = proc  # the writer process this episode lives in (a dead one is replaced)
         self.eid = eid
         self._on_error = on_error
         self._answered = threading.Event()
@@ -196,7 +196,9 @@ class RemoteSink:
         """Seal the episode there (arrays, alignment, summary, fsync); the stats it stored."""
         self.check()
         self._process.send({"op": "finish", "episode": self.eid, "final": final_attrs, "counters": counters})
-        answer = self._wait()
+        self._answered.wait()
+        self.check()
+        answer = self._answer_header
         self.bytes_written = answer["stats"]["bytes_written"]
         return answer["stats"]
 
@@ -214,11 +216,6 @@ class RemoteSink:
         """Raise the writer process's failure for this episode, if it reported one."""
         if self._answered.is_set() and self._answer_header["op"] == "failed":
             raise RobotStackError(self._answer_header["message"], hint=self._answer_header["hint"])
-
-    def _wait(self) -> dict:
-        self._answered.wait()
-        self.check()
-        return self._answer_header
 
     def _answer(self, header: dict) -> None:
         self._answer_header = header
