@@ -423,6 +423,7 @@ def realtime_cases(
     checkpoint: Path | None = None,
     camera_size=CHECKPOINT_CAMERA_SIZE,
     execute_s: float = 0.0,
+    pair_frames: bool = True,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
@@ -440,6 +441,7 @@ def realtime_cases(
                 mode=mode,
                 m=ENSEMBLE_M,
                 execute_s=execute_s,
+                pair_frames=pair_frames,
                 added_latency_s=latency_s,
                 autostart=False,
                 checkpoint=checkpoint,
@@ -477,6 +479,7 @@ def realtime_cases(
                     watchdog_holds=status["safety"].get("watchdog_holds", 0),
                     planner_latency_ms=status["planner_latency_ms"],
                     frame_age_ms=status["frame_age_ms"],
+                    joints_after_frame_ms=status["joints_after_frame_ms"],
                     period_ms=status["period_ms"],
                     overruns=status["overruns"],
                     depth=status["depth"],
@@ -541,6 +544,12 @@ def main() -> None:
         "--no-lockstep",
         action="store_true",
         help="(3) real time only (the lockstep baseline is deterministic: rerun it only when the policy changed)",
+    )
+    parser.add_argument(
+        "--no-frame-pairing",
+        action="store_true",
+        help="(3) send each observation with the newest tick's joints, not those of the tick after its "
+        "frames' capture (the runtime's default pairing)",
     )
     parser.add_argument(
         "--camera-size",
@@ -627,6 +636,7 @@ def main() -> None:
                     checkpoint,
                     camera_size,
                     execute_s,
+                    pair_frames=not args.no_frame_pairing,
                 )
                 realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 result["success"]["realtime"] = realtime
@@ -645,6 +655,7 @@ def main() -> None:
             ),
             "lockstep": {**rate(lockstep), "per_episode": lockstep},
             "realtime": realtime,
+            "frame_pairing": not args.no_frame_pairing,
         }
     _common.write(result, args.out)
 

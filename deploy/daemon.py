@@ -63,6 +63,7 @@ class DeploySettings:
     command_endpoint: str | None = None
     telemetry_endpoint: str | None = None
     camera_options: dict[str, dict] = field(default_factory=dict)  # per camera, to the driver
+    pair_frames: bool = True  # joints of the tick after the frames' capture (False: the newest tick's)
 
 
 class DeployDaemon:
@@ -176,6 +177,7 @@ class DeployDaemon:
             autostart=s.autostart,
             ramp_in_s=s.ramp_in_s,
             bus_deadline_s=s.bus_deadline_s,
+            pair_frames=s.pair_frames,
         )
         self._stack.enter_context(self.commands)
 

@@ -4,9 +4,10 @@ Per tick, on the rate loop's absolute deadlines:
 
   1. read every arm at once (followers, and leaders for interventions) — `TickReader`: never waits on
      a dead bus, a silent arm or a motor alert is a `BusFault`;
-  2. when the planner is ready for one (`ExecutorLink.ready`), send it an observation: the followers'
-     joints stamped with this tick's time and each policy camera's latest frame (never waits on a
-     camera; a stalled camera sends nothing and the watchdog counts);
+  2. when the planner is ready for one (`ExecutorLink.ready`), send it an observation: each policy
+     camera's latest frame (never waits on a camera; a stalled camera sends nothing and the watchdog
+     counts) with the followers' joints of the first tick at or after those frames' capture, stamped
+     with that tick's time (`pair_frames`; otherwise this tick's joints);
   3. take the chunks that arrived into the `TemporalEnsembler` (NaN/inf chunks are refused there and
      logged as safety events; chunks planned for an earlier episode are dropped);
   4. the target for this tick: the ensembled action (policy), the leaders' pose (takeover), the park
@@ -59,6 +60,7 @@ log = logging.getLogger("deploy")
 DRIVING = ("ramp", "running", "hold")
 RESUME_RAMP_S = 0.5  # after a hold, and at a takeover: blend into the new target this long
 HISTORY = 500  # recent ticks / chunks the telemetry percentiles cover
+PAIRING_TICKS = 25  # how far back (0.5 s at 50 Hz) a frame's joints are looked for
 
 
 @dataclass
@@ -105,8 +107,10 @@ class Executor:
         bus_deadline_s: float = BUS_DEADLINE_S,
         clock: Clock | None = None,
         telemetry_every: int = 5,
+        pair_frames: bool = True,
     ):
         self.rig, self.arms, self.link = rig, arms, link
+        self.pair_frames = pair_frames
         self.safety_spec = rig.deploy.safety
         self.clock = clock or MonotonicClock()
         self.loop = RateLoop(rig.control_rate_hz, self.clock, priority=rig.realtime_priority)
@@ -168,6 +172,10 @@ class Executor:
         # tick time minus its frame's capture time, per policy camera: how old the picture a plan
         # starts from is next to its joints (training pairs them by the same rule, store/align.py)
         self._frame_age = {name: deque(maxlen=HISTORY) for name in self.policy_cameras}
+        # Recent ticks' joints, to pair frames with: a frame reaches the executor a tick or two after
+        # its capture, and training paired each tick with the latest frame captured at or before it.
+        self._recent_q: deque[tuple[float, np.ndarray]] = deque(maxlen=PAIRING_TICKS)
+        self._joints_after_frame: deque[float] = deque(maxlen=HISTORY)
         self.chunks_accepted = 0
         self.chunks_stale = 0
         self.events: deque[dict] = deque(maxlen=200)
@@ -279,6 +287,7 @@ class Executor:
         self.leaders.sync_torque(readings, self.reader.fresh)
         self._apply_commands(t, readings)
         q = self.q = self._follower_values(readings)
+        self._recent_q.append((t, q))
         with self.loop.section("plan"):
             if self.phase in DRIVING:
                 self._send_observation(t, q)
@@ -328,12 +337,25 @@ class Executor:
                 self._event(t, "camera_recovered", "info", f"camera '{name}' delivers again")
             images[name], t_images[name] = frame.image, frame.t_host
             self._frame_age[name].append(t - frame.t_host)
+        t_obs, q_obs = self._joints_for(t_images) if self.pair_frames else (t, q)
+        if t_images:
+            self._joints_after_frame.append(t_obs - max(t_images.values()))
         self._obs_seq += 1
         delay = float(np.percentile(self._latency, 90)) if self._latency else None
         observation = Observation(
-            t, q.astype(np.float32), images, self._obs_seq, self.episode, t_images, delay
+            t_obs, q_obs.astype(np.float32), images, self._obs_seq, self.episode, t_images, delay
         )
         self.link.send_observation(observation)
+
+    def _joints_for(self, t_images: dict[str, float]) -> tuple[float, np.ndarray]:
+        """The tick, and its joints, that the frames belong with: the first at or after the newest
+        frame's capture, so every frame was captured at or before it, as in training. Its chunk is
+        stamped with that tick's time, and the ensembler skips the actions already past."""
+        captured = max(t_images.values(), default=math.inf)
+        for t, q in self._recent_q:
+            if t >= captured:
+                return t, q
+        return self._recent_q[-1]
 
     def _poll_chunks(self) -> None:
         chunks = self.link.poll()
@@ -618,6 +640,8 @@ class Executor:
             "planner_latency_ms": _percentiles(self._latency),
             "compute_ms": _percentiles(self._compute),
             "frame_age_ms": {name: _percentiles(ages) for name, ages in self._frame_age.items()},
+            # observation joints' time minus its newest frame's capture: within a tick when paired
+            "joints_after_frame_ms": _percentiles(self._joints_after_frame),
             "chunk_age_ms": None if blend is None else 1000 * blend.newest_age_s,
             "depth": 0 if blend is None else blend.depth,
             "since_plan_ms": 1000 * self.watchdog.since(t) if self.phase in DRIVING else None,

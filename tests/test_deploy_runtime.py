@@ -50,6 +50,9 @@ def test_a_trained_checkpoint_drives_within_limits_and_telemetry_flows(tmp_path)
     # each policy camera's frame age next to its joints: real, bounded by a few frame periods
     ages = last["frame_age_ms"]
     assert ages and all(0.0 <= age["p50"] <= age["max"] < 500.0 for age in ages.values()), ages
+    # ... and the joints sent with those frames are those of the first tick after their capture
+    gap, tick_ms = last["joints_after_frame_ms"], 1000.0 / rig.control_rate_hz
+    assert 0.0 <= gap["p50"] <= gap["max"] <= tick_ms + 1.0, gap
     names = tap.names()
     assert names.index("policy_drives") < names.index("park") < names.index("stopped")
 

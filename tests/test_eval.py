@@ -128,6 +128,8 @@ def test_bad_eval_input_is_refused(runs, rig_file, capsys):
     assert "--ensemble nan is not a number" in capsys.readouterr().err
     assert evaluate_cli(rig_file, *base, "--task", "transfer_cube", "--latency-ticks", "-2") == 1
     assert "--latency-ticks -2 is negative" in capsys.readouterr().err
+    assert evaluate_cli(rig_file, *base, "--task", "transfer_cube", "--image-lag-ticks", "-1") == 1
+    assert "--image-lag-ticks -1 is negative" in capsys.readouterr().err
 
 
 class ScriptedPolicy:
@@ -203,6 +205,38 @@ def test_a_planner_latency_in_lockstep_skips_the_actions_already_past(rig_file, 
         assert result.success, result
         times[latency] = result.success_time_s
     assert abs(times[15] - times[0]) < 0.1, times
+
+
+class WatchingPolicy(ScriptedPolicy):
+    """The scripted plan (so the scene moves the same way whatever it is shown), noting what it saw."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen = []
+
+    def predict(self, observation):
+        self.seen.append(
+            (observation["t"], observation["state"].copy(), observation["images"]["cam_high"].copy())
+        )
+        return super().predict(observation)
+
+
+def test_an_image_lag_pairs_the_joint_state_with_an_older_frame(rig_file, tmp_path):
+    from drivers.sim.rig import rig_with_ports_in
+
+    seen = {}
+    for lag in (0, 3):
+        rig = rig_with_ports_in(load_rig(rig_file), tmp_path / str(lag))
+        policy = WatchingPolicy("transfer_cube", 0, rig)
+        run_episode(policy, rig, "transfer_cube", 0, max_seconds=2.0, replan_every=1, image_lag_ticks=lag)
+        seen[lag] = policy.seen
+    assert len(seen[0]) == len(seen[3]) == 100
+    for (t0, state0, _), (t3, state3, _) in zip(seen[0], seen[3], strict=True):
+        assert t0 == t3 and np.array_equal(state0, state3)  # the joints are the tick's own
+    changed = [k for k in range(1, 100) if not np.array_equal(seen[0][k][2], seen[0][k - 1][2])]
+    assert len(changed) > 20  # the arms move in view, so a frame tells its tick
+    for k in range(3, 100):
+        assert np.array_equal(seen[3][k][2], seen[0][k - 3][2]), k
 
 
 def test_results_never_go_inside_a_checkpoint_folder(tmp_path):

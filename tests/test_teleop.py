@@ -9,6 +9,7 @@ import pytest
 from calibration.guides import AutoGuide
 from calibration.procedure import calibrate_arm
 from calibration.rig_arms import RigArms
+from calibration.tick_reader import READ_CUTOFF, TickReader
 from drivers.dynamixel.arm import DynamixelArm
 from drivers.sim.rig import SimRig
 from drivers.sim.task_base import HOME
@@ -124,6 +125,28 @@ def test_a_silent_motor_stops_the_loop_within_100_ms_naming_it(sim_and_calibrati
         assert "motor 4 (left_follower/elbow)" in message
         # The loop stopped commanding within 100 ms; naming the motor may take the bus's retries longer.
         assert loop.stopped_ticking_at - silenced_at < 0.1, loop.stopped_ticking_at - silenced_at
+
+
+def test_an_arm_slower_than_the_read_cutoff_still_delivers_a_tick_late(sim_and_calibrations):
+    """Replies that always take longer than the cut-off (but less than a tick) are used at the next
+    tick: the arm never counts as silent, and no reading is more than about two ticks old."""
+    rig, sim, calibrations = sim_and_calibrations
+    rate_hz = 50.0
+    with RigArms(rig, calibrations, names=["left_follower"]) as arms:
+        reader = TickReader(arms, ["left_follower"], rate_hz)
+        reader.prime()
+        sim.chains["left_follower"].faults.extra_latency_s = (READ_CUTOFF + 0.2) / rate_hz
+        seqs, ages = [], []
+        tick = time.monotonic()
+        for _ in range(100):
+            tick += 1.0 / rate_hz
+            time.sleep(max(0.0, tick - time.monotonic()))
+            reading = reader.read()["left_follower"]
+            seqs.append(reading.seq)
+            ages.append(time.monotonic() - reading.t)
+    assert reader.late_ticks > 50  # the cut-off was missed, so the late path is what delivered
+    assert len(set(seqs)) > 70, len(set(seqs))
+    assert np.percentile(ages, 90) < 2.5 / rate_hz, np.percentile(ages, 90)
 
 
 def test_an_overload_stops_the_loop_naming_arm_joint_and_motor(sim_and_calibrations):

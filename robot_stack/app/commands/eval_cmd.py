@@ -102,6 +102,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "latency in lockstep time; default 0)",
     )
     p.add_argument(
+        "--image-lag-ticks",
+        type=int,
+        default=0,
+        metavar="K",
+        help="camera frames K control ticks older than the joint state planned with them (a frame still "
+        "on its way when the joints are read, in real time; default 0)",
+    )
+    p.add_argument(
         "--steps", type=int, default=None, help="DDIM / Euler sampling steps (default: the checkpoint's)"
     )
     p.add_argument(
@@ -129,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
         replan_every=args.replan_every,
         ensemble_m=args.ensemble,
         latency_ticks=args.latency_ticks,
+        image_lag_ticks=args.image_lag_ticks,
         videos=args.videos,
         device=device,
         sampler_steps=args.steps,
@@ -164,6 +173,11 @@ def _run(args: argparse.Namespace) -> int:
             f"re-planning every {header['replan_every_ticks']} ticks"
             + ("" if args.ensemble is None else f", temporal ensembling m = {args.ensemble:g}")
             + (f", planning from observations {args.latency_ticks} ticks old" if args.latency_ticks else "")
+            + (
+                f", camera frames {args.image_lag_ticks} ticks older than the joints"
+                if args.image_lag_ticks
+                else ""
+            )
         )
         progress.start()
 

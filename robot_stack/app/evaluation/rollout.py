@@ -15,7 +15,9 @@ it with a plan every tick).
 `latency_ticks` d puts a planner's latency into lockstep time: each plan is made from the observation
 of d ticks before, its action 0 belongs to that tick, and the d actions already past are skipped — as
 the deploy runtime stamps a chunk with its observation's capture time. What latency costs a policy is
-then measured apart from this machine's speed.
+then measured apart from this machine's speed. `image_lag_ticks` k makes the camera frames k ticks
+older than the joint state they are planned with, as a frame that is still on its way from the camera
+when the tick reads the joints leaves them in real time.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def run_episode(
     video_path: Path | None = None,
     ensemble_m: float | None = None,
     latency_ticks: int = 0,
+    image_lag_ticks: int = 0,
 ) -> EpisodeResult:
     from deploy.ensemble import TemporalEnsembler
     from drivers.dynamixel.arm import DynamixelArm
@@ -97,7 +100,7 @@ def run_episode(
             policy.reset()
             chunk, chunk_start, tick = None, 0, 0
             ensembler = None if ensemble_m is None else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt)
-            recent = deque(maxlen=latency_ticks + 1)  # the planner sees the oldest: latency_ticks old
+            recent = deque(maxlen=latency_ticks + image_lag_ticks + 1)
             for tick in range(int(round(max_seconds / dt))):
                 t = sim.sim_time()
                 rendered = cameras.capture(t)
@@ -105,13 +108,17 @@ def run_episode(
                     [joints.values(name, arms[name].read().positions) for name in followers]
                 )
                 recent.append({"images": dict(cameras.latest), "state": state.astype(np.float32), "t": t})
-                observation = recent[0]
+                age = min(latency_ticks, len(recent) - 1)
+                observation = {
+                    **recent[-1 - age],
+                    "images": recent[max(0, len(recent) - 1 - age - image_lag_ticks)]["images"],
+                }
                 if chunk is None or tick - chunk_start >= replan_every:
                     started = time.perf_counter()
                     planned = policy.predict(observation)
                     plan_times.append(time.perf_counter() - started)
                     chunk = planned.resampled(dt).actions if planned.dt != dt else planned.actions
-                    chunk_start = tick - (len(recent) - 1)  # action 0 is for the observation's tick
+                    chunk_start = tick - age  # action 0 is for the observation's tick
                     if ensembler is not None:
                         ensembler.add(chunk, t0=observation["t"], dt=dt)
                 elif needs_history:

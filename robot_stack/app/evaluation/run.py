@@ -35,6 +35,7 @@ class EvalSettings:
     replan_every: int | None = None  # ticks; None: the whole chunk (1 when ensembling)
     ensemble_m: float | None = None  # temporal ensembling weight rate; None: chunks run open-loop
     latency_ticks: int = 0  # plan from the observation this many ticks old (a planner's latency)
+    image_lag_ticks: int = 0  # camera frames this many ticks older than the joint state beside them
     videos: int = 3
     device: str = "cpu"
     sampler_steps: int | None = None  # DDIM / Euler steps; None: the checkpoint's
@@ -90,10 +91,12 @@ def evaluate(
         raise RobotStackError(f"--max-seconds {max_seconds} is not positive", hint="e.g. --max-seconds 15")
     if settings.ensemble_m is not None and not math.isfinite(settings.ensemble_m):
         raise RobotStackError(f"--ensemble {settings.ensemble_m} is not a number", hint="ACT's is 0.01")
-    if settings.latency_ticks < 0:
-        raise RobotStackError(
-            f"--latency-ticks {settings.latency_ticks} is negative", hint="0 plans from the current tick"
-        )
+    for flag, ticks in (
+        ("--latency-ticks", settings.latency_ticks),
+        ("--image-lag-ticks", settings.image_lag_ticks),
+    ):
+        if ticks < 0:
+            raise RobotStackError(f"{flag} {ticks} is negative", hint="0 uses the current tick's")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / "episodes.jsonl"
@@ -113,6 +116,7 @@ def evaluate(
         "replan_every_ticks": replan,
         "ensemble_m": settings.ensemble_m,
         "latency_ticks": settings.latency_ticks,
+        "image_lag_ticks": settings.image_lag_ticks,
         "sampler_steps": policy.steps,
         "time": "lockstep (sim time; independent of this machine's speed)",
         "device": settings.device,
@@ -135,6 +139,7 @@ def evaluate(
                 video,
                 settings.ensemble_m,
                 settings.latency_ticks,
+                settings.image_lag_ticks,
             )
             report.episodes.append(result)
             report.successes += int(result.success)
