@@ -54,6 +54,7 @@ class DeployRecorder:
             raise RobotStackError(f"recording needs every rig camera open; missing {', '.join(missing)}")
         opener = Dataset.resume if (self.path / "zarr.json").exists() else Dataset.create
         self.dataset = opener(self.path, self.rig, calibration=self.calibration)
+        self.dataset.start_writer()
         return self
 
     @property

@@ -48,6 +48,19 @@ def test_episodes_are_written_by_another_process_that_ends_with_the_dataset(tmp_
     assert Dataset.open(tmp_path / "d.zarr").indices() == [0, 1]
 
 
+def test_a_writer_started_ahead_is_the_one_that_writes(tmp_path):
+    with Dataset.create(tmp_path / "d.zarr", RIG) as ds:
+        assert ds.writer_pid is None
+        ds.start_writer()
+        pid = ds.writer_pid
+        assert pid is not None and alive(pid)
+        ds.start_writer()  # already running: kept
+        writer = ds.begin_episode("x")
+        feed_synthetic(writer, 0.2, RIG, keep_frames=False)
+        assert writer.finish() == 0 and ds.writer_pid == pid
+    assert_exits(pid, 5.0, "the writer process of a closed dataset")
+
+
 def test_ctrl_c_does_not_stop_the_writer_process(tmp_path):
     with Dataset.create(tmp_path / "d.zarr", RIG) as ds:
         writer = ds.begin_episode("x")

@@ -192,6 +192,11 @@ class Dataset:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def start_writer(self) -> None:
+        """Start the episode writer process now. Its start (an interpreter importing zarr: about a second
+        of CPU) would otherwise fall into the first episode's first second, beside the cameras."""
+        self._sinks.start()
+
     @property
     def writer_pid(self) -> int | None:
         """The pid of the process writing this dataset's episodes (None before the first one)."""

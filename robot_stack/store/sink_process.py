@@ -51,8 +51,7 @@ class SinkProcess:
         on_error=None,
     ) -> RemoteSink:
         with self._state_lock:
-            if self._proc is None or self._proc.poll() is not None:
-                self._start()
+            self._ensure_running()
             eid = self._next_id
             self._next_id += 1
             sink = self._episodes[eid] = RemoteSink(self, self._proc, eid, on_error)
@@ -68,6 +67,15 @@ class SinkProcess:
         }
         self.send(header)
         return sink
+
+    def start(self) -> None:
+        """Start the process now (if it is not running), rather than at the first episode."""
+        with self._state_lock:
+            self._ensure_running()
+
+    def _ensure_running(self) -> None:
+        if self._proc is None or self._proc.poll() is not None:
+            self._start()
 
     def send(self, header: dict, arrays=None, payload=b"") -> None:
         with self._send_lock:

@@ -137,6 +137,7 @@ class Recorder:
             self._created = True
         for leftover in self.dataset.leftovers:
             self.console.print(f"[yellow]note:[/] {leftover}")
+        self.dataset.start_writer()
 
         scene = HandScene()
         if rig.backend == "sim":
