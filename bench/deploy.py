@@ -424,6 +424,7 @@ def realtime_cases(
     camera_size=CHECKPOINT_CAMERA_SIZE,
     execute_s: float = 0.0,
     pair_frames: bool = True,
+    plan_interval_s: float = 0.0,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
@@ -442,6 +443,7 @@ def realtime_cases(
                 m=ENSEMBLE_M,
                 execute_s=execute_s,
                 pair_frames=pair_frames,
+                plan_interval_s=plan_interval_s,
                 added_latency_s=latency_s,
                 autostart=False,
                 checkpoint=checkpoint,
@@ -546,6 +548,12 @@ def main() -> None:
         help="(3) real time only (the lockstep baseline is deterministic: rerun it only when the policy changed)",
     )
     parser.add_argument(
+        "--plan-interval-ms",
+        type=float,
+        default=0.0,
+        help="(3) start plans at most this often (default 0: back to back, as fast as the CPU allows)",
+    )
+    parser.add_argument(
         "--no-frame-pairing",
         action="store_true",
         help="(3) send each observation with the newest tick's joints, not those of the tick after its "
@@ -637,6 +645,7 @@ def main() -> None:
                     camera_size,
                     execute_s,
                     pair_frames=not args.no_frame_pairing,
+                    plan_interval_s=args.plan_interval_ms / 1000,
                 )
                 realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 result["success"]["realtime"] = realtime
@@ -656,6 +665,7 @@ def main() -> None:
             "lockstep": {**rate(lockstep), "per_episode": lockstep},
             "realtime": realtime,
             "frame_pairing": not args.no_frame_pairing,
+            "plan_interval_ms": args.plan_interval_ms,
         }
     _common.write(result, args.out)
 

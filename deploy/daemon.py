@@ -53,6 +53,7 @@ class DeploySettings:
     device: str = "cpu"
     steps: int | None = None  # sampler steps (diffusion / flow)
     added_latency_s: float = 0.0  # hold every chunk back (latency benchmarks; local planner)
+    plan_interval_s: float = 0.0  # start plans at most this often (local planner; 0: back to back)
     record_to: Path | None = None  # dataset to record the deployment into
     task: str = "deploy"  # the episode's task name when recording
     autostart: bool = True  # the policy drives at once (False: wait for `ctl start`)
@@ -132,6 +133,7 @@ class DeployDaemon:
                 mode=s.mode,
                 policy_id=Path(s.checkpoint).name if s.checkpoint else type(self.policy).__name__,
                 added_latency_s=s.added_latency_s,
+                plan_interval_s=s.plan_interval_s,
                 tick_dt=1.0 / rig.control_rate_hz,
             )
         self.publisher = TelemetryPublisher(

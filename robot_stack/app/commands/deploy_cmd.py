@@ -90,6 +90,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--added-latency-ms", type=float, default=0.0, metavar="MS", help="hold every chunk back (benchmarks)"
     )
     p.add_argument(
+        "--plan-interval-ms",
+        type=float,
+        default=0.0,
+        metavar="MS",
+        help="start plans at most this often, leaving CPU to the rest of the robot PC (default 0: back to back)",
+    )
+    p.add_argument(
         "--record-to", type=Path, metavar="DATASET", help="record each run as an episode (appends)"
     )
     p.add_argument(
@@ -144,6 +151,7 @@ def _run(args: argparse.Namespace) -> int:
         device=args.device,
         steps=args.steps,
         added_latency_s=args.added_latency_ms / 1000,
+        plan_interval_s=args.plan_interval_ms / 1000,
         record_to=args.record_to,
         task=args.task or (rig.sim.task if is_sim and rig.sim else "deploy"),
         autostart=not (args.wait or is_sim),
