@@ -53,7 +53,9 @@ class DeploySettings:
     device: str = "cpu"
     steps: int | None = None  # sampler steps (diffusion / flow)
     added_latency_s: float = 0.0  # hold every chunk back (latency benchmarks; local planner)
-    plan_interval_s: float = 0.0  # start plans at most this often (local planner; 0: back to back)
+    plan_interval_s: float = (
+        0.0  # send the planner an observation at most this often (0: whenever it is free)
+    )
     record_to: Path | None = None  # dataset to record the deployment into
     task: str = "deploy"  # the episode's task name when recording
     autostart: bool = True  # the policy drives at once (False: wait for `ctl start`)
@@ -133,7 +135,6 @@ class DeployDaemon:
                 mode=s.mode,
                 policy_id=Path(s.checkpoint).name if s.checkpoint else type(self.policy).__name__,
                 added_latency_s=s.added_latency_s,
-                plan_interval_s=s.plan_interval_s,
                 tick_dt=1.0 / rig.control_rate_hz,
             )
         self.publisher = TelemetryPublisher(
@@ -180,6 +181,7 @@ class DeployDaemon:
             ramp_in_s=s.ramp_in_s,
             bus_deadline_s=s.bus_deadline_s,
             pair_frames=s.pair_frames,
+            plan_interval_s=s.plan_interval_s,
         )
         self._stack.enter_context(self.commands)
 

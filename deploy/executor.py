@@ -4,7 +4,8 @@ Per tick, on the rate loop's absolute deadlines:
 
   1. read every arm at once (followers, and leaders for interventions) — `TickReader`: never waits on
      a dead bus, a silent arm or a motor alert is a `BusFault`;
-  2. when the planner is ready for one (`ExecutorLink.ready`), send it an observation: each policy
+  2. when the planner is ready for one (`ExecutorLink.ready`; and `plan_interval_s` since the last,
+     if set), send it an observation: each policy
      camera's latest frame (never waits on a camera; a stalled camera sends nothing and the watchdog
      counts) with the followers' joints of the first tick at or after those frames' capture, stamped
      with that tick's time (`pair_frames`; otherwise this tick's joints);
@@ -108,9 +109,17 @@ class Executor:
         clock: Clock | None = None,
         telemetry_every: int = 5,
         pair_frames: bool = True,
+        plan_interval_s: float = 0.0,
     ):
         self.rig, self.arms, self.link = rig, arms, link
         self.pair_frames = pair_frames
+        if plan_interval_s < 0:
+            raise RobotStackError(
+                f"plan interval {plan_interval_s * 1000:g} ms is negative",
+                hint="0 plans whenever the planner is free",
+            )
+        self.plan_interval_s = plan_interval_s
+        self._last_observation_t = -math.inf
         self.safety_spec = rig.deploy.safety
         self.clock = clock or MonotonicClock()
         self.loop = RateLoop(rig.control_rate_hz, self.clock, priority=rig.realtime_priority)
@@ -316,7 +325,8 @@ class Executor:
 
     # -- planning ----------------------------------------------------------------------------------
     def _send_observation(self, t: float, q: np.ndarray) -> None:
-        if not self.link.ready():
+        # the interval is kept here, not in the planner, so the observation a plan starts from is fresh
+        if not self.link.ready() or t - self._last_observation_t < self.plan_interval_s - 1e-6:
             return
         images, t_images = {}, {}
         for name in self.policy_cameras:
@@ -341,6 +351,7 @@ class Executor:
         if t_images:
             self._joints_after_frame.append(t_obs - max(t_images.values()))
         self._obs_seq += 1
+        self._last_observation_t = t
         delay = float(np.percentile(self._latency, 90)) if self._latency else None
         observation = Observation(
             t_obs, q_obs.astype(np.float32), images, self._obs_seq, self.episode, t_images, delay

@@ -22,7 +22,6 @@ Modes (`mode`, matching the executor's ensembler):
   and, with `rtc_guidance`, `previous` = the rest of the current plan for soft guidance
   (policies.guidance). Needs a policy with `supports_prefix` (diffusion or flow).
 
-`plan_interval_s` starts plans at most that often, leaving the CPU to the rest of the robot PC.
 `added_latency_s` holds each chunk back that long before sending, as a slower policy or network
 would (benchmarks of latency robustness); `stop()` interrupts it.
 """
@@ -83,7 +82,6 @@ class Planner:
         mode: str = "ensemble",
         policy_id: str = "",
         added_latency_s: float = 0.0,
-        plan_interval_s: float = 0.0,
         tick_dt: float = 0.02,
         rtc_margin_s: float = 0.02,
         rtc_guidance: bool = True,
@@ -100,11 +98,6 @@ class Planner:
             )
         if added_latency_s < 0:
             raise RobotStackError(f"added latency {added_latency_s} s is negative", hint="use 0 or more")
-        if plan_interval_s < 0:
-            raise RobotStackError(
-                f"plan interval {plan_interval_s} s is negative", hint="0 plans back to back"
-            )
-        self.plan_interval_s = plan_interval_s
         self.policy, self.link, self.mode, self.policy_id = policy, link, mode, policy_id
         self.added_latency_s, self.rtc_margin_s, self.poll_s, self.clock = (
             added_latency_s,
@@ -170,11 +163,7 @@ class Planner:
         while not self._stop.is_set():
             request = self.link.recv_latest(self.poll_s)
             if request is not None:
-                started = self.clock()
                 self._serve(request)
-                rest = self.plan_interval_s - (self.clock() - started)
-                if rest > 0 and self._stop.wait(rest):
-                    return
 
     # --- planning ------------------------------------------------------------------------------
 

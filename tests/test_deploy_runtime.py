@@ -50,9 +50,10 @@ def test_a_trained_checkpoint_drives_within_limits_and_telemetry_flows(tmp_path)
     # each policy camera's frame age next to its joints: real, bounded by a few frame periods
     ages = last["frame_age_ms"]
     assert ages and all(0.0 <= age["p50"] <= age["max"] < 500.0 for age in ages.values()), ages
-    # ... and the joints sent with those frames are those of the first tick after their capture
+    # ... and the joints sent with those frames are those of the first tick after their capture (a
+    # tick skipped under load can make one gap longer; unpaired, the median is 2-3 ticks)
     gap, tick_ms = last["joints_after_frame_ms"], 1000.0 / rig.control_rate_hz
-    assert 0.0 <= gap["p50"] <= gap["max"] <= tick_ms + 1.0, gap
+    assert 0.0 <= gap["p50"] <= tick_ms, gap
     names = tap.names()
     assert names.index("policy_drives") < names.index("park") < names.index("stopped")
 
@@ -114,6 +115,23 @@ def test_a_nan_chunk_is_rejected_and_logged_and_nothing_non_finite_is_sent(tmp_p
     assert rejected is not None and rejected.severity == "error" and "nonfinite" in rejected.detail
     assert daemon.executor.chunks_accepted >= 3 * daemon.executor.ensembler.rejected["nonfinite"]
     assert any(t["safety"].get("chunk_rejected_nonfinite", 0) >= 1 for t in tap.telemetry)
+
+
+def test_a_plan_interval_spaces_the_plans_and_each_starts_from_a_fresh_observation(tmp_path):
+    _, rig = write_rig(tmp_path)
+    with sim_bench(rig) as bench:
+        policy = FaultyPolicy(
+            ScriptedReplayPolicy(rig, "transfer_cube", 1, time_origin=time.monotonic() + 60)
+        )
+        with running(bench, bench.settings(plan_interval_s=0.2), policy) as daemon:
+            assert daemon.executor.wait_for(("running",), 10)
+            calls = policy.calls
+            time.sleep(2.0)
+            calls = policy.calls - calls
+            status = daemon.executor.status()
+    assert 7 <= calls <= 12, calls  # one plan per 0.2 s; whenever the planner is free would be ~100
+    # the observation is taken when the plan is due, not queued behind the interval
+    assert status["planner_latency_ms"]["p50"] < 120.0, status["planner_latency_ms"]
 
 
 @pytest.mark.parametrize("how", ["stall", "kill"])

@@ -145,22 +145,6 @@ def test_added_latency_delays_chunks_and_stop_interrupts_it():
     assert time.monotonic() - started < 1.0
 
 
-def test_a_plan_interval_spaces_the_plans_without_delaying_them():
-    chunks, seq = [], 0
-    with Planner(FakePolicy(), PlannerLink("inproc://p5"), plan_interval_s=0.2):
-        with ExecutorLink("inproc://p5") as executor:
-            until = time.monotonic() + 1.0
-            while time.monotonic() < until:
-                if executor.ready():
-                    seq += 1
-                    executor.send_observation(obs(seq=seq))
-                chunks += executor.poll(0.01)
-    assert 4 <= len(chunks) <= 6, len(chunks)  # 1 s at one plan per 0.2 s; back to back would be hundreds
-    assert all(chunk.compute_s < 0.1 for chunk in chunks)  # each is sent as soon as it is planned
-    with pytest.raises(RobotStackError, match="plan interval -1 s is negative"):
-        Planner(FakePolicy(), PlannerLink("inproc://p6"), plan_interval_s=-1)
-
-
 def test_rtc_passes_the_committed_actions_and_the_rest_of_the_plan():
     policy = FakePolicy(supports_prefix=True)
     planner = Planner(policy, PlannerLink("inproc://unused"), mode="rtc", rtc_margin_s=0.0)

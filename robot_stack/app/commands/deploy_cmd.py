@@ -94,7 +94,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         metavar="MS",
-        help="start plans at most this often, leaving CPU to the rest of the robot PC (default 0: back to back)",
+        help="plan at most this often, leaving CPU to the rest of the robot PC (default 0: whenever the "
+        "planner is free)",
     )
     p.add_argument(
         "--record-to", type=Path, metavar="DATASET", help="record each run as an episode (appends)"
