@@ -175,6 +175,9 @@ def test_the_rollout_loop_reproduces_a_scripted_success(rig_file, tmp_path):
     assert result.success, result
     assert result.success_time_s < policy.operator.duration + 0.5
     assert result.plans == result.ticks
+    stages = [stage for _, stage in result.stages]  # the way there, each stage once per change
+    assert stages[-1] == "transferred" and "lifted" in stages, result.stages
+    assert all(a != b for a, b in zip(stages, stages[1:], strict=False))
 
 
 def test_temporal_ensembling_of_overlapping_chunks_reproduces_a_scripted_success(rig_file, tmp_path):
@@ -190,9 +193,9 @@ def test_temporal_ensembling_of_overlapping_chunks_reproduces_a_scripted_success
 
 
 def test_a_planner_latency_in_lockstep_skips_the_actions_already_past(rig_file, tmp_path):
-    """Whole 20-action chunks planned from observations 15 ticks old: the plan is time-indexed, so
-    with the 15 stale actions skipped it lands when it would have without latency; run from action 0
-    instead, everything would happen 0.3 s late."""
+    """20-action chunks planned from observations 15 ticks old, a plan every 5 ticks (the actions each
+    has left): the plan is time-indexed, so with the 15 stale actions skipped it lands when it would
+    have without latency; run from action 0 instead, everything would happen 0.3 s late."""
     from drivers.sim.rig import rig_with_ports_in
 
     times = {}
@@ -200,11 +203,23 @@ def test_a_planner_latency_in_lockstep_skips_the_actions_already_past(rig_file, 
         rig = rig_with_ports_in(load_rig(rig_file), tmp_path / str(latency))
         policy = ScriptedPolicy("transfer_cube", 0, rig, chunk=20)
         result = run_episode(
-            policy, rig, "transfer_cube", 0, max_seconds=15.0, replan_every=20, latency_ticks=latency
+            policy, rig, "transfer_cube", 0, max_seconds=15.0, replan_every=5, latency_ticks=latency
         )
         assert result.success, result
         times[latency] = result.success_time_s
     assert abs(times[15] - times[0]) < 0.1, times
+
+
+def test_a_planner_latency_does_not_change_how_often_it_plans(rig_file, tmp_path):
+    """Real time's pattern: a plan every 3 ticks, each from an observation 4 ticks old."""
+    from drivers.sim.rig import rig_with_ports_in
+
+    rig = rig_with_ports_in(load_rig(rig_file), tmp_path)
+    policy = ScriptedPolicy("transfer_cube", 0, rig, chunk=20)
+    result = run_episode(
+        policy, rig, "transfer_cube", 0, max_seconds=2.0, replan_every=3, ensemble_m=0.01, latency_ticks=4
+    )
+    assert result.ticks == 100 and result.plans == 34, result
 
 
 class WatchingPolicy(ScriptedPolicy):

@@ -155,7 +155,14 @@ def _run(args: argparse.Namespace) -> int:
     bar = progress.add_task("eval", total=args.episodes, rate="")
 
     def on_episode(result, report):
-        verdict = "[green]success[/]" if result.success else f"[red]failed[/] ({result.stage})"
+        passed = [
+            stage for _, stage in result.stages[1:-1]
+        ]  # after the first (the scene as set), before the last
+        verdict = (
+            "[green]success[/]"
+            if result.success
+            else f"[red]failed[/] ({result.stage}" + (f"; was {', '.join(passed)})" if passed else ")")
+        )
         progress.console.print(
             f"  seed {result.seed}: {verdict} after {result.sim_seconds:.2f} s sim time, "
             f"{result.plans} plans ({result.plan_ms_mean:.0f} ms each), {result.wall_s:.1f} s wall"

@@ -41,6 +41,8 @@ class EpisodeResult:
     success: bool
     success_time_s: float | None  # sim time at which the task first succeeded
     stage: str  # the task's last stage ("transferred", "grasped", ...)
+    # [sim time, stage] at each change: where a failure began ("lifted", then "on the table": dropped)
+    stages: list
     sim_seconds: float
     ticks: int
     plans: int
@@ -86,6 +88,7 @@ def run_episode(
     wall0 = time.perf_counter()
     plan_times: list[float] = []
     success_time = None
+    stages: list = []
     video = None
     with SimRig(rig, task=task, seed=seed, realtime=False, operator=False) as sim:
         joints = joint_map_for(sim)
@@ -98,7 +101,7 @@ def run_episode(
             video = RolloutVideo(video_path, fps=max(spec.fps for spec in camera_specs.values()))
         try:
             policy.reset()
-            chunk, chunk_start, tick = None, 0, 0
+            chunk, chunk_start, planned_at, tick = None, 0, 0, 0
             ensembler = None if ensemble_m is None else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt)
             recent = deque(maxlen=latency_ticks + image_lag_ticks + 1)
             for tick in range(int(round(max_seconds / dt))):
@@ -113,12 +116,15 @@ def run_episode(
                     **recent[-1 - age],
                     "images": recent[max(0, len(recent) - 1 - age - image_lag_ticks)]["images"],
                 }
-                if chunk is None or tick - chunk_start >= replan_every:
+                # counted from the tick of the plan, not from its observation's: a latency must not
+                # make plans more frequent
+                if chunk is None or tick - planned_at >= replan_every:
                     started = time.perf_counter()
                     planned = policy.predict(observation)
                     plan_times.append(time.perf_counter() - started)
                     chunk = planned.resampled(dt).actions if planned.dt != dt else planned.actions
                     chunk_start = tick - age  # action 0 is for the observation's tick
+                    planned_at = tick
                     if ensembler is not None:
                         ensembler.add(chunk, t0=observation["t"], dt=dt)
                 elif needs_history:
@@ -136,6 +142,9 @@ def run_episode(
                         caption=f"seed {seed}  t {t:5.2f}s  {sim.scene.task_status().stage}",
                     )
                 sim.clock.advance(dt)
+                stage = sim.scene.task_status().stage
+                if not stages or stages[-1][1] != stage:
+                    stages.append([round(sim.sim_time(), 3), stage])
                 if sim.success():
                     success_time = sim.sim_time()
                     break
@@ -153,6 +162,7 @@ def run_episode(
         success=success_time is not None,
         success_time_s=success_time,
         stage=status.stage,
+        stages=stages,
         sim_seconds=round(sim_seconds, 4),
         ticks=tick + 1,
         plans=len(plan_times),
