@@ -120,6 +120,7 @@ class Executor:
             )
         self.plan_interval_s = plan_interval_s
         self._last_observation_t = -math.inf
+        self._driving_since = -math.inf  # when this policy episode began
         self.safety_spec = rig.deploy.safety
         self.clock = clock or MonotonicClock()
         self.loop = RateLoop(rig.control_rate_hz, self.clock, priority=rig.realtime_priority)
@@ -340,7 +341,9 @@ class Executor:
                         t, "camera_stalled", "warning", f"{exc.message}; no observations until it recovers"
                     )
                 return
-            if frame is None:
+            # A frame from before the episode began shows the scene as it was then (a reset in
+            # progress, the last episode's objects): the first plan waits for one taken since.
+            if frame is None or frame.t_host < self._driving_since:
                 return
             if name in self._stalled:
                 self._stalled.discard(name)
@@ -440,6 +443,7 @@ class Executor:
     # -- phases ----------------------------------------------------------------------------------
     def _start_driving(self, t: float, new_run: bool) -> None:
         self.episode += 1
+        self._driving_since = t
         self.ensembler.clear()
         self.watchdog.reset(t)
         self._awaiting_plan = True

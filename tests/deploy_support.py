@@ -32,9 +32,13 @@ REPO = Path(__file__).resolve().parent.parent
 SLACK_S = 0.5
 
 
-def write_rig(folder: Path, safety: dict | None = None, watchdog: dict | None = None) -> tuple[Path, RigSpec]:
+def write_rig(
+    folder: Path, safety: dict | None = None, watchdog: dict | None = None, camera: dict | None = None
+) -> tuple[Path, RigSpec]:
     data = load_rig(REPO / "hardware.yaml").model_dump(mode="json")
-    data["cameras"] = {"cam_high": {**data["cameras"]["cam_high"], "width": 64, "height": 48}}
+    data["cameras"] = {
+        "cam_high": {**data["cameras"]["cam_high"], "width": 64, "height": 48, **(camera or {})}
+    }
     data["deploy"].update(
         plan_endpoint=f"inproc://plan-{uuid.uuid4().hex[:8]}",
         command_endpoint=f"ipc://{folder}/cmd.sock",

@@ -134,6 +134,35 @@ def test_a_plan_interval_spaces_the_plans_and_each_starts_from_a_fresh_observati
     assert status["planner_latency_ms"]["p50"] < 120.0, status["planner_latency_ms"]
 
 
+class RecordingPolicy(FaultyPolicy):
+    """Keeps the time stamp of every observation it plans from."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.observed: list[float] = []
+
+    def predict(self, observation, prefix=None, **kwargs):
+        self.observed.append(observation["t"])
+        return super().predict(observation, prefix, **kwargs)
+
+
+def test_the_first_plan_of_an_episode_waits_for_a_frame_taken_since_it_began(tmp_path):
+    """A frame from before `start` shows the scene before the reset; planning from it aimed the first
+    chunks at where the last episode left the objects. A 2 fps camera makes that frame the latest at
+    start nearly every time; the observation is stamped with the joints of the tick after its frame."""
+    _, rig = write_rig(tmp_path, camera={"fps": 2})
+    with sim_bench(rig, seed=2) as bench:
+        policy = RecordingPolicy(
+            ScriptedReplayPolicy(rig, "transfer_cube", 2, time_origin=time.monotonic() + 60)
+        )
+        with running(bench, bench.settings(autostart=False), policy) as daemon:
+            time.sleep(1.2)  # frames flowing, the executor idle
+            started = time.monotonic()
+            assert daemon.executor.submit("start")[0]
+            assert wait_until(lambda: policy.observed, 5.0)
+    assert policy.observed[0] >= started, (policy.observed[0] - started, policy.observed[:3])
+
+
 @pytest.mark.parametrize("how", ["stall", "kill"])
 def test_a_stalled_or_killed_planner_means_hold_then_park(tmp_path, how):
     watchdog = {"hold_after_s": 0.3, "park_after_s": 1.0}
