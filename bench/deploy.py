@@ -24,7 +24,9 @@ planner → executor latency per transport, and success in real time versus lock
    replaces it), `ensemble` (m = 0.01) and `rtc` modes, with 0 / 100 / 300 ms
    of added planner latency, the same seeds. For the scripted plan this measures what the runtime
    (real time, latency, ensembling, calibration, safety) costs a policy that is right —
-   not the closed-loop robustness of a learnt one.
+   not the closed-loop robustness of a learnt one. `--matched-lockstep` adds, for each `ensemble`
+   case, lockstep with the planning pattern real time had (its median plan period and planner
+   latency, in ticks): the policy's cost of planning that way, apart from anything the runtime does.
 """
 
 from __future__ import annotations
@@ -384,8 +386,15 @@ def _ms(values: np.ndarray) -> dict:
 
 
 def lockstep_cases(
-    folder: Path, seeds: list[int], checkpoint: Path | None = None, camera_size=CHECKPOINT_CAMERA_SIZE
+    folder: Path,
+    seeds: list[int],
+    checkpoint: Path | None = None,
+    camera_size=CHECKPOINT_CAMERA_SIZE,
+    replan_every: int = 1,
+    latency_ticks: int = 0,
 ) -> list[dict]:
+    """One lockstep episode per seed; a trained policy plans every `replan_every` ticks from the
+    observation `latency_ticks` old (1, 0: every tick from the current one, as ACT was evaluated)."""
     from deploy.scripted_policy import ScriptedReplayPolicy
     from drivers.sim.rig import rig_with_ports_in
     from policies import Policy
@@ -408,11 +417,24 @@ def lockstep_cases(
                 max_seconds=limit_s,
                 # a trained policy as `robot-stack eval --ensemble 0.01` runs it (the runtime's default
                 # mode); the scripted plan's chunks are right as they are and run whole
-                replan_every=default_replan_every(policy) if checkpoint is None else 1,
+                replan_every=default_replan_every(policy) if checkpoint is None else replan_every,
                 ensemble_m=None if checkpoint is None else ENSEMBLE_M,
+                latency_ticks=0 if checkpoint is None else latency_ticks,
             )
         out.append({"seed": seed, "success": result.success, "success_s": result.success_time_s})
     return out
+
+
+def matched_lockstep(folder: Path, rows: list[dict], checkpoint: Path, camera_size) -> dict:
+    """Lockstep with the planning pattern real time had: a plan every (median plan period) ticks,
+    each from an observation (median planner latency) old. Against the real-time rows it says what
+    the runtime loses beyond what planning that way costs the policy (nothing, if they agree)."""
+    tick_ms = 1000.0 / make_rig(folder, camera_size).control_rate_hz
+    replan = max(1, round(float(np.median([r["plan_period_ms"] for r in rows])) / tick_ms))
+    latency = round(float(np.median([r["planner_latency_ms"]["p50"] for r in rows])) / tick_ms)
+    seeds = [r["seed"] for r in rows]
+    lockstep = lockstep_cases(folder, seeds, checkpoint, camera_size, replan, latency)
+    return {"replan_every_ticks": replan, "latency_ticks": latency, **rate(lockstep), "per_episode": lockstep}
 
 
 def realtime_cases(
@@ -425,6 +447,7 @@ def realtime_cases(
     execute_s: float = 0.0,
     pair_frames: bool = True,
     plan_interval_s: float = 0.0,
+    ramp_in_s: float | None = None,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
@@ -432,7 +455,7 @@ def realtime_cases(
     from deploy.scripted_policy import ScriptedReplayPolicy
 
     rig = make_rig(folder, camera_size if checkpoint else (96, 128))
-    ramp = rig.deploy.safety.ramp_in_s
+    ramp = rig.deploy.safety.ramp_in_s if ramp_in_s is None else ramp_in_s
     out = []
     with sim_process(rig, folder) as sim:
         calibrations, cam = sim.calibrations, sim.camera_endpoint
@@ -444,6 +467,7 @@ def realtime_cases(
                 execute_s=execute_s,
                 pair_frames=pair_frames,
                 plan_interval_s=plan_interval_s,
+                ramp_in_s=ramp_in_s,
                 added_latency_s=latency_s,
                 autostart=False,
                 checkpoint=checkpoint,
@@ -465,8 +489,12 @@ def realtime_cases(
                 sim_started = sim.status()["sim_time"]
                 ok, error, _ = executor.submit("start")
                 success_at = None
+                stages: list = []  # [seconds since start, stage] at each change: where a failure began
                 while ok and not executor.ended and time.monotonic() - started < ramp + limit_s:
-                    if sim.success():
+                    now = sim.status()
+                    if not stages or stages[-1][1] != now["stage"]:
+                        stages.append([round(time.monotonic() - started, 2), now["stage"]])
+                    if now["success"]:
                         success_at = time.monotonic() - started - ramp - 0.1
                         break
                     time.sleep(0.1)
@@ -484,11 +512,14 @@ def realtime_cases(
                     joints_after_frame_ms=status["joints_after_frame_ms"],
                     period_ms=status["period_ms"],
                     overruns=status["overruns"],
+                    plan_period_ms=round(1000 * wall_s / max(1, status["chunks"]["accepted"]), 1),
                     depth=status["depth"],
                     fault=status["fault"] or (None if ok else error),
                     stage=sim_status.get("stage"),
+                    stages=stages,
                     # physics behind the wall clock shows as sim time short of wall time
                     sim_s_per_wall_s=round((sim_status["sim_time"] - sim_started) / wall_s, 3),
+                    physics_lag_ms=sim_status.get("physics_lag_ms"),
                 )
             finally:
                 daemon.close()
@@ -552,6 +583,16 @@ def main() -> None:
         type=float,
         default=0.0,
         help="(3) start plans at most this often (default 0: back to back, as fast as the CPU allows)",
+    )
+    parser.add_argument(
+        "--matched-lockstep",
+        action="store_true",
+        help="(3) after each ensemble case, lockstep with its planning pattern (plan period and latency)",
+    )
+    parser.add_argument(
+        "--ramp-in-s",
+        type=float,
+        help="(3) the policy's ramp-in from the start pose (default: the bench rig's 1 s)",
     )
     parser.add_argument(
         "--no-frame-pairing",
@@ -646,8 +687,13 @@ def main() -> None:
                     execute_s,
                     pair_frames=not args.no_frame_pairing,
                     plan_interval_s=args.plan_interval_ms / 1000,
+                    ramp_in_s=args.ramp_in_s,
                 )
-                realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
+                case = realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
+                if args.matched_lockstep and checkpoint is not None and mode == "ensemble":
+                    case["lockstep_matched"] = matched_lockstep(
+                        sub(f"ls_{int(latency * 1000)}"), rows, checkpoint, camera_size
+                    )
                 result["success"]["realtime"] = realtime
                 save()
         result["success"] = {

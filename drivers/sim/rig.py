@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,8 @@ class SimRig:
         self._time_lock = threading.RLock()
         self._stop = threading.Event()
         self._physics_thread: threading.Thread | None = None
+        # real time: how far physics was behind the wall clock each time its thread woke, this episode
+        self._physics_lag_s: deque[float] = deque(maxlen=PHYSICS_RATE_HZ * 120)
 
     # lifecycle
     def open(self) -> SimRig:
@@ -126,6 +129,7 @@ class SimRig:
         with self._time_lock:
             self.scene.reset(self.seed)
             self._t0 = self.clock.now()
+            self._physics_lag_s.clear()
         for binding in self.leaders.values():
             binding.place(HOME)
         self.operator = self._new_operator() if self.operator_enabled else None
@@ -143,6 +147,17 @@ class SimRig:
     def success(self) -> bool:
         return self.scene.success()
 
+    def physics_lag_ms(self) -> dict | None:
+        """Real time: p50 / p99 / max of how far physics lagged the wall clock when its thread woke,
+        since the last reset (a lag is world time that passed with the arms' targets unapplied and
+        then ran in one burst). None in lockstep, where physics never lags."""
+        with self._time_lock:
+            lags = np.array(self._physics_lag_s) * 1e3
+        if lags.size == 0:
+            return None
+        p50, p99 = np.percentile(lags, [50, 99])
+        return {"p50": round(float(p50), 2), "p99": round(float(p99), 2), "max": round(float(lags.max()), 2)}
+
     def status(self) -> dict:
         task = self.scene.task_status()
         return {
@@ -154,6 +169,7 @@ class SimRig:
             "operator": self.operator_enabled,
             "operator_duration": round(self.operator.duration, 3) if self.operator else None,
             "realtime": self.realtime,
+            "physics_lag_ms": self.physics_lag_ms(),
             "ports": {name: chain.port_path for name, chain in self.chains.items()},
         }
 
@@ -292,7 +308,10 @@ class SimRig:
         # physics, the control server or the renderer, and a bus read took 20-40 ms.
         with short_gil_switch_interval():
             for _tick in loop.ticks(stop=self._stop):
-                self._step_physics(self.clock.now())
+                now = self.clock.now()
+                with self._time_lock:
+                    self._physics_lag_s.append(now - self._t0 - self.scene.time)
+                self._step_physics(now)
 
 
 def rig_with_ports_in(rig: RigSpec, directory: str | Path) -> RigSpec:
