@@ -365,6 +365,12 @@ def summarize(dataset: Path, result) -> dict:
             "period_ms_max": round(float(periods.max()) * 1e3, 2) if len(periods) else None,
             "late_ticks_over_1.5_periods": int((periods > 0.03).sum()),
             "overruns_in_takes": int(overruns),
+            # each overrun in a take: which take, when into it, and the body's sections (ms)
+            "overrun_ticks": [
+                {"take": k, **{key: o[key] for key in ("at_s", "body_ms", "wake_ms", "sections_ms")}}
+                for k, a in episodes.items()
+                for o in a["extra"]["recorder"].get("overrun_ticks", [])
+            ],
             "loop_overruns_whole_run": loop.get("overruns"),
             "loop_period_error_p99_ms": round(loop["period_error"]["p99_ms"], 2) if loop else None,
             "realtime": loop.get("realtime"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -42,6 +43,26 @@ class Percentiles:
 
 
 @dataclass(frozen=True)
+class Overrun:
+    """One body that ended past the next deadline, and where its time went."""
+
+    at: float  # when the body started (clock time)
+    wake_ms: float  # start − deadline
+    body_ms: float
+    sections: dict[str, float]  # ms of each section the body entered
+
+    def describe(self, since: float = 0.0) -> str:
+        """'0.42 s in: 30.4 ms (bus_read 12.5, hand_off 5.9), woken 6.7 ms late'"""
+        parts = sorted(self.sections.items(), key=lambda item: -item[1])
+        inner = ", ".join(f"{name} {ms:.1f}" for name, ms in parts if ms >= 1.0)
+        return (
+            f"{self.at - since:.2f} s in: {self.body_ms:.1f} ms"
+            + (f" ({inner})" if inner else "")
+            + (f", woken {self.wake_ms:.1f} ms late" if self.wake_ms >= 1.0 else "")
+        )
+
+
+@dataclass(frozen=True)
 class LoopStats:
     rate_hz: float
     realtime: bool  # ran as a SCHED_FIFO thread
@@ -58,6 +79,9 @@ class LoopStats:
         return asdict(self)
 
 
+OVERRUN_LOG = 64  # overruns kept in detail
+
+
 class _Ring:
     """Fixed-size history of float samples: no allocation per tick."""
 
@@ -71,6 +95,13 @@ class _Ring:
 
     def values(self) -> np.ndarray:
         return self._data[: min(self._n, self._data.size)].copy()
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def last(self) -> float:
+        return float(self._data[(self._n - 1) % self._data.size]) if self._n else math.nan
 
     def clear(self) -> None:
         self._n = 0
@@ -120,6 +151,8 @@ class RateLoop:
         self._sections: dict[str, _Section] = {}
         self._section_rings: dict[str, _Ring] = {}
         self._lock = threading.Lock()
+        # the latest overruns in detail: which part of the body took the time, and when
+        self.overrun_log: deque[Overrun] = deque(maxlen=OVERRUN_LOG)
         self.reset_stats()
 
     def reset_stats(self) -> None:
@@ -129,6 +162,7 @@ class RateLoop:
             self.tick_count = 0
             self.overruns = 0
             self.skipped_ticks = 0
+            self.overrun_log.clear()
             self._first_start: float | None = None
             self._last_start: float | None = None
 
@@ -164,6 +198,7 @@ class RateLoop:
             clock.sleep_until(deadline)
             start = clock.now()
             self._record_start(deadline, start)
+            entered = {name: ring.count for name, ring in self._section_rings.items()}
             yield Tick(index=k, deadline=deadline, start=start)
             run += 1
             finished = clock.now()
@@ -172,9 +207,18 @@ class RateLoop:
             if finished > t0 + next_k * self.dt:
                 # Overran: resume on the first deadline still ahead, never burst to catch up.
                 resume_k = math.floor((finished - t0) / self.dt) + 1
+                sections = {
+                    name: round(ring.last() * 1e3, 2)
+                    for name, ring in list(self._section_rings.items())
+                    if ring.count > entered.get(name, 0)
+                }
+                overrun = Overrun(
+                    start, round((start - deadline) * 1e3, 2), round((finished - start) * 1e3, 2), sections
+                )
                 with self._lock:
                     self.overruns += 1
                     self.skipped_ticks += resume_k - next_k
+                    self.overrun_log.append(overrun)
                 next_k = resume_k
             k = next_k
 
@@ -200,6 +244,11 @@ class RateLoop:
                 self._first_start = start
             self._last_start = start
             self.tick_count += 1
+
+    def overruns_since(self, t: float) -> list[Overrun]:
+        """The overruns (of the last OVERRUN_LOG) whose body started at or after clock time t."""
+        with self._lock:
+            return [o for o in self.overrun_log if o.at >= t]
 
     def stats(self) -> LoopStats:
         with self._lock:

@@ -57,6 +57,27 @@ def test_sections_are_timed_by_name():
     assert sections["write"].p50_ms < sections["read"].p50_ms
 
 
+def test_an_overrun_is_logged_with_when_it_happened_and_where_its_time_went():
+    clock = LockstepClock(start=5.0)
+    loop = RateLoop(50, clock)
+    for tick in loop.ticks(max_ticks=8):
+        with loop.section("bus_read"):
+            time.sleep(0.002 if tick.index == 3 else 0)
+        if tick.index == 3:
+            with loop.section("hand_off"):
+                pass
+            clock.advance(0.03)  # the body takes 30 ms
+    assert loop.stats().overruns == 1
+    (overrun,) = loop.overruns_since(5.0)
+    assert overrun.at == pytest.approx(5.06) and overrun.body_ms == pytest.approx(30.0)
+    assert set(overrun.sections) == {"bus_read", "hand_off"}  # the sections this body entered
+    assert overrun.sections["bus_read"] >= 2.0
+    assert overrun.describe(since=5.0).startswith("0.06 s in: 30.0 ms (bus_read ")
+    assert loop.overruns_since(5.07) == []
+    loop.reset_stats()
+    assert loop.overruns_since(0.0) == []
+
+
 def test_stop_event_ends_the_loop():
     stop = threading.Event()
     loop = RateLoop(50, LockstepClock())

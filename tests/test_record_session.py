@@ -75,6 +75,15 @@ def test_quality_flags_name_what_went_wrong():
         10, 500, 50, 50.0, 20.5, 0, 0, 0.5, {"cam_low": CameraFigures(300, 300, 0, 0, 0, 0, False)}
     )
     assert quality_flags(clean) == []
+    # with the loop's overrun log, the flag says when the worst one was and where its time went
+    clean.overruns = 2
+    clean.overrun_ticks = [
+        {"body_ms": 21.0, "description": "3.10 s in: 21.0 ms (bus_read 16.0)"},
+        {"body_ms": 30.4, "description": "0.42 s in: 30.4 ms (bus_read 12.5, hand_off 5.9)"},
+    ]
+    assert quality_flags(clean) == [
+        "2 loop overruns (worst 0.42 s in: 30.4 ms (bus_read 12.5, hand_off 5.9))"
+    ]
 
 
 class ScriptedKeys:

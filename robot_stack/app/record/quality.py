@@ -43,6 +43,8 @@ class TakeFigures:
     rejected_ticks: int
     idle_s: float  # longest stretch with the leaders still
     cameras: dict[str, CameraFigures] = field(default_factory=dict)
+    # each overrun: when into the take, how long the body took, and its sections (ms)
+    overrun_ticks: list[dict] = field(default_factory=list)
     success: bool | None = None
 
     def to_dict(self) -> dict:
@@ -75,7 +77,11 @@ def quality_flags(fig: TakeFigures) -> list[str]:
     if np.isfinite(fig.rate_hz) and fig.rate_hz < RATE_TOLERANCE * fig.control_hz:
         flags.append(f"rate {fig.rate_hz:.1f} Hz < {fig.control_hz:g} Hz")
     if fig.overruns:
-        flags.append(f"{fig.overruns} loop overrun{'s' if fig.overruns != 1 else ''}")
+        flag = f"{fig.overruns} loop overrun{'s' if fig.overruns != 1 else ''}"
+        if fig.overrun_ticks:
+            worst = max(fig.overrun_ticks, key=lambda o: o["body_ms"])
+            flag += f" ({'worst ' if len(fig.overrun_ticks) > 1 else ''}{worst['description']})"
+        flags.append(flag)
     if fig.rejected_ticks:
         flags.append(f"{fig.rejected_ticks} ticks refused by the writer")
     for name, cam in fig.cameras.items():

@@ -260,6 +260,7 @@ class RecordSession:
             self.loop.loop.stats().overruns,
             {n: c.stats() for n, c in self.cameras.items()},
             {n: float(c.spec.fps) for n, c in self.cameras.items()},
+            self.loop.loop.overruns_since(take.t_start),
         )
         figures.success = self.scene.outcome()
         flags = quality_flags(figures)

@@ -16,6 +16,7 @@ import numpy as np
 from drivers.cameras.frame import CameraStats, Frame
 from robot_stack.app.record.quality import CameraFigures, TakeFigures, longest_idle_s, tick_rate
 from robot_stack.errors import RobotStackError
+from robot_stack.rate_loop import Overrun
 from robot_stack.store import EpisodeWriter
 
 
@@ -100,7 +101,12 @@ class Take:
         return len(self._t)
 
     def figures(
-        self, control_hz: float, overruns_now: int, cameras_now: dict[str, CameraStats], fps: dict[str, float]
+        self,
+        control_hz: float,
+        overruns_now: int,
+        cameras_now: dict[str, CameraStats],
+        fps: dict[str, float],
+        overrun_ticks: list[Overrun] = (),
     ) -> TakeFigures:
         t = np.array(self._t)
         leader = np.array(self._leader) if self._leader else np.zeros((0, 0))
@@ -129,6 +135,17 @@ class Take:
             rejected_ticks=writer.rejected_ticks,
             idle_s=longest_idle_s(t, leader) if len(t) > 1 else 0.0,
             cameras=cameras,
+            overrun_ticks=[
+                {
+                    "at_s": round(o.at - self.t_start, 3),
+                    "body_ms": o.body_ms,
+                    "wake_ms": o.wake_ms,
+                    "sections_ms": o.sections,
+                    "description": o.describe(since=self.t_start),
+                }
+                for o in overrun_ticks
+                if self.t_end is None or o.at <= self.t_end
+            ],
         )
 
     def _fail(self, exc: RobotStackError) -> None:
