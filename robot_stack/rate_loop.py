@@ -154,6 +154,10 @@ class RateLoop:
         # the latest overruns in detail: which part of the body took the time, and when
         self.overrun_log: deque[Overrun] = deque(maxlen=OVERRUN_LOG)
         self.reset_stats()
+        # numpy imports numpy.ma on the first percentile it computes (≈ 30 ms, much of it holding the
+        # interpreter lock): a first stats() call while the loop runs made the first take's first
+        # tick overrun. Paid here, before any loop runs.
+        Percentiles.of(np.zeros(2))
 
     def reset_stats(self) -> None:
         with self._lock:

@@ -232,7 +232,7 @@ class RecordSession:
             seed=self.seed if self.scene.sim else None,
             t_start=self.clock.now(),
             duration_s=duration,
-            overruns_before=self.loop.loop.stats().overruns,
+            overruns_before=self.loop.loop.overruns,  # a counter: stats() sorts every ring
             cameras_before={n: c.stats() for n, c in self.cameras.items()},
         )
         self.pump.attach(take)
@@ -257,7 +257,7 @@ class RecordSession:
             return
         figures = take.figures(
             self.rig.control_rate_hz,
-            self.loop.loop.stats().overruns,
+            self.loop.loop.overruns,
             {n: c.stats() for n, c in self.cameras.items()},
             {n: float(c.spec.fps) for n, c in self.cameras.items()},
             self.loop.loop.overruns_since(take.t_start),
