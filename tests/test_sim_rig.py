@@ -112,3 +112,20 @@ def test_the_rig_file_chooses_how_the_scripted_operator_demonstrates(rig):
         assert sim.operator.style.tremor_rad == 0
     with SimRig(rig, task="transfer_cube", seed=3, realtime=False) as sim:
         assert sim.operator.style.tremor_rad > 0
+
+
+def test_physics_lag_is_measured_per_episode_in_real_time_only(sim_rig_spec):
+    with SimRig(sim_rig_spec, realtime=True, operator=False) as sim:
+        time.sleep(0.5)
+        sim.scene.lock.acquire()  # physics cannot step for 60 ms: a lag of at least that much
+        time.sleep(0.06)
+        sim.scene.lock.release()
+        time.sleep(0.2)
+        lag = sim.status()["physics_lag_ms"]
+        assert 0 < lag["p50"] <= lag["p99"] <= lag["max"] and lag["max"] >= 55.0, lag
+        assert lag["p50"] < 10.0, lag  # a step every 4 ms, the rest of the time
+        sim.reset(2)
+        time.sleep(0.3)
+        assert sim.status()["physics_lag_ms"]["max"] < 55.0  # a new episode, a new count
+    with SimRig(sim_rig_spec, realtime=False, operator=False) as sim:
+        assert sim.status()["physics_lag_ms"] is None  # lockstep time never lags
