@@ -74,10 +74,9 @@ class SimRig:
         self._stop = threading.Event()
         self._physics_thread: threading.Thread | None = None
         # real time: how far physics was behind the wall clock each time its thread woke, this episode,
-        # as a histogram (a status request reads it while physics runs: no sort of every sample)
-        self._lag_counts = np.zeros(
-            LAG_BINS + 1, dtype=np.int64
-        )  # the last bin: LAG_BIN_MS·LAG_BINS and over
+        # as a histogram (a status request reads it while physics runs: no sort of every sample);
+        # the last bin holds LAG_BIN_MS·LAG_BINS and over
+        self._lag_counts = np.zeros(LAG_BINS + 1, dtype=np.int64)
         self._lag_max_s = 0.0
 
     # lifecycle

@@ -155,9 +155,8 @@ def _run(args: argparse.Namespace) -> int:
     bar = progress.add_task("eval", total=args.episodes, rate="")
 
     def on_episode(result, report):
-        passed = [
-            stage for _, stage in result.stages[1:-1]
-        ]  # after the first (the scene as set), before the last
+        # the stages after the first (the scene as set) and before the last
+        passed = [stage for _, stage in result.stages[1:-1]]
         verdict = (
             "[green]success[/]"
             if result.success
