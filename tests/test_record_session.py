@@ -18,6 +18,7 @@ from robot_stack.app.record.quality import CameraFigures, TakeFigures, longest_i
 from robot_stack.app.record.session import RecordOptions, RecordSession
 from robot_stack.app.teleop.loop import TeleopStatus, TickSample
 from robot_stack.clock import MonotonicClock
+from robot_stack.rate_loop import RateLoop
 from robot_stack.store import Dataset
 from robot_stack.store.synthetic import synthetic_rig
 
@@ -123,7 +124,7 @@ def run_session(tmp_path, script, **options):
         rig=rig,
         clock=MonotonicClock(),
         status=TeleopStatus(running=True, phase="teleop"),
-        loop=SimpleNamespace(stats=lambda: SimpleNamespace(overruns=0)),
+        loop=RateLoop(rig.control_rate_hz),  # not ticking here: the ticks() below stand in
     )
     scene, keys = FakeScene(), ScriptedKeys(script)
     dataset = Dataset.create(tmp_path / "demos.zarr", rig)
