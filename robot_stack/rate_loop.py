@@ -96,10 +96,6 @@ class _Ring:
     def values(self) -> np.ndarray:
         return self._data[: min(self._n, self._data.size)].copy()
 
-    @property
-    def count(self) -> int:
-        return self._n
-
     def last(self) -> float:
         return float(self._data[(self._n - 1) % self._data.size]) if self._n else math.nan
 
@@ -202,7 +198,7 @@ class RateLoop:
             clock.sleep_until(deadline)
             start = clock.now()
             self._record_start(deadline, start)
-            entered = {name: ring.count for name, ring in self._section_rings.items()}
+            body_started = time.perf_counter()  # the sections' clock: those entered since ran in this body
             yield Tick(index=k, deadline=deadline, start=start)
             run += 1
             finished = clock.now()
@@ -212,9 +208,9 @@ class RateLoop:
                 # Overran: resume on the first deadline still ahead, never burst to catch up.
                 resume_k = math.floor((finished - t0) / self.dt) + 1
                 sections = {
-                    name: round(ring.last() * 1e3, 2)
-                    for name, ring in list(self._section_rings.items())
-                    if ring.count > entered.get(name, 0)
+                    name: round(self._section_rings[name].last() * 1e3, 2)
+                    for name, section in list(self._sections.items())
+                    if section._t0 >= body_started
                 }
                 overrun = Overrun(
                     start, round((start - deadline) * 1e3, 2), round((finished - start) * 1e3, 2), sections

@@ -10,6 +10,7 @@ acts on it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -106,7 +107,7 @@ class Take:
         overruns_now: int,
         cameras_now: dict[str, CameraStats],
         fps: dict[str, float],
-        overrun_ticks: list[Overrun] = (),
+        overrun_ticks: Sequence[Overrun] = (),
     ) -> TakeFigures:
         t = np.array(self._t)
         leader = np.array(self._leader) if self._leader else np.zeros((0, 0))
