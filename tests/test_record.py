@@ -25,6 +25,7 @@ from rich.console import Console
 
 from drivers.dynamixel.emulator.transport import link_holder
 from robot_stack.app.cli import main as cli
+from robot_stack.app.teleop.perturbation import FADE_S
 
 REPO = Path(__file__).resolve().parent.parent
 SHORT = ["--episode-seconds", "2.5", "--reset-seconds", "0.3", "--ramp-in", "0.5"]
@@ -296,6 +297,28 @@ def test_noise_moves_the_followers_off_the_leaders_and_keeps_the_action_clean(ri
     off = np.abs(ep["observation"][settled][lag:] - ep["action"][settled][:-lag])
     assert off[:, arm].mean() > 0.025
     assert np.quantile(off[:, arm], 0.99) < 2.5 * 0.05 + 0.05
+
+
+def test_noise_fades_out_while_the_scripted_operator_needs_steady_hands(rig_path, tmp_path, capsys):
+    dataset = tmp_path / "steady.zarr"
+    argv = ["--rig", str(rig_path), "record", "--dataset", str(dataset), "--episodes", "1"]
+    timing = ["--episode-seconds", "4.5", "--reset-seconds", "0.3", "--ramp-in", "0.5"]
+    status = cli([*argv, *timing, "--noise", "0.05", "--noise-time", "0.3"])
+    out = capsys.readouterr().out
+    assert status == 0, out
+    (ep,) = read_plain(dataset).values()
+    noise = ep["attrs"]["extra"]["noise"]
+    (start, end), *_ = noise["steady_spans_s"]  # the giver's fingers closing on the cube
+    assert noise["fade_s"] == FADE_S and start < 4.0
+    t = ep["t"] - ep["t"][0]  # the operator's clock starts with the take
+    arm = [j for j in range(14) if j % 7 != 6]
+    lag = 5  # ticks for a follower to reach its goal
+    off = np.abs(ep["observation"][lag:] - ep["action"][:-lag])[:, arm].mean(axis=1)
+    t = t[lag:]
+    noisy = off[(t > 1.0) & (t < start - FADE_S - 0.1)]
+    steady = off[(t > start + 0.2) & (t < min(end, 4.3))]
+    assert len(noisy) > 20 and len(steady) > 10
+    assert steady.mean() < 0.3 * noisy.mean(), (steady.mean(), noisy.mean())
 
 
 def test_noise_out_of_range_is_refused_before_the_dataset_is_made(rig_path, tmp_path, capsys):

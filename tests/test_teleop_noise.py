@@ -1,11 +1,14 @@
-"""The noise `record --noise` injects on the followers' goals: its spread, smoothness, bound and mask."""
+"""The noise `record --noise` injects on the followers' goals: its spread, smoothness, bound, mask and
+its fading where the scripted operator needs steady hands."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from robot_stack.app.teleop.perturbation import JointNoise
+from drivers.sim.arms import ARM_SIDES
+from drivers.sim.scripted_operator import ScriptedOperator
+from robot_stack.app.teleop.perturbation import JointNoise, SteadySpans
 from robot_stack.errors import RobotStackError
 
 
@@ -40,3 +43,34 @@ def test_a_spread_out_of_range_is_refused(sigma):
 def test_a_non_positive_time_is_refused():
     with pytest.raises(RobotStackError, match="noise time"):
         JointNoise({"a": np.ones(7, bool)}, sigma_rad=0.03, time_constant_s=0.0, dt=0.02)
+
+
+def test_offsets_fade_to_zero_inside_steady_spans_and_back_outside():
+    noise = JointNoise({"a": np.ones(7, bool)}, sigma_rad=0.03, time_constant_s=0.5, dt=0.02, seed=1)
+    noise.envelope = SteadySpans([(2.0, 3.0), (5.0, 5.5)], origin=100.0, fade_s=0.4)
+    times = 100.0 + np.arange(0, 7, 0.02)
+    x = np.stack([noise.step("a", t) for t in times])
+    rel = times - 100.0
+    inside = ((rel >= 2.0) & (rel <= 3.0)) | ((rel >= 5.0) & (rel <= 5.5))
+    assert np.all(x[inside] == 0)
+    far = (rel < 1.5) | ((rel > 3.5) & (rel < 4.5)) | (rel > 6.0)
+    assert np.abs(x[far]).mean() > 0.015  # untouched away from the spans
+    assert noise.envelope(101.8) == pytest.approx(0.5) and noise.envelope(103.2) == pytest.approx(0.5)
+    assert noise.envelope(104.0) == 1.0
+
+
+def test_the_scripted_operator_marks_its_grasp_and_hand_over_steady():
+    op = ScriptedOperator("transfer_cube", seed=4, style="steady")
+    spans = op.steady_spans
+    assert len(spans) == 2  # fingers closing on the cube; the hand-over through the giver backing off
+    (close_start, close_end), (over_start, over_end) = spans
+    grip = {
+        side: np.array([op.target(side, t)[6] for t in np.arange(0, op.duration, 0.02)]) for side in ARM_SIDES
+    }
+    t = np.arange(0, op.duration, 0.02)
+    giver = op.strategy["giver"]
+    receiver = op.strategy["receiver"]
+    closing = t[np.flatnonzero(np.diff(grip[giver]) < 0)]
+    assert close_start <= closing.min() and closing.max() <= close_end  # the giver's grip closes inside
+    handing = t[np.flatnonzero(np.diff(grip[receiver]) < 0)]
+    assert over_start <= handing.min() and over_end >= op.duration - 1.0  # to the end of the script

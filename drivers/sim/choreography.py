@@ -4,6 +4,11 @@ A phase is what one would say aloud ("reach for the cube", "close the hand"): ea
 move, the arms start a little apart, every move takes a bit more or less than nominal, and now and
 then the operator hesitates — before a phase, or stopping short of a target before finishing the move.
 The next phase starts when both arms are done, as a person waits for one hand before using the other.
+
+A phase can be marked steady: a moment where the hands must be exactly where the plan puts them
+(fingers closing on an object, one hand passing it to the other). Recording with injected noise
+(`record --noise`) lets the noise fade out over those spans, so a take is not lost to a random push
+at the one moment no correction can save it.
 """
 
 from __future__ import annotations
@@ -56,11 +61,12 @@ class Choreography:
         self.style = style
         self.t = 0.0
         self.hesitations = 0
+        self.steady_spans: list[tuple[float, float]] = []  # (start, end) of the phases marked steady
 
     def pause(self, seconds: float) -> None:
         self.t += seconds
 
-    def phase(self, moves: dict[str, Move], settle: float = 0.1) -> None:
+    def phase(self, moves: dict[str, Move], settle: float = 0.1, steady: bool = False) -> None:
         rng, style = self.rng, self.style
         start = self.t
         if rng.random() < style.hesitation_p:
@@ -84,6 +90,10 @@ class Choreography:
                 script.move(move.pose, duration, move.grip, move.line)
             end = max(end, script.end_time)
         self.t = end + settle * style.tempo
+        if steady:
+            if self.steady_spans and self.steady_spans[-1][1] >= start:
+                start = self.steady_spans.pop()[0]  # consecutive steady phases make one span
+            self.steady_spans.append((start, self.t))
 
     def finish(self, hold_s: float) -> float:
         """Hold everything still for `hold_s` more seconds; return the episode length."""

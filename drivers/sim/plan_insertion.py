@@ -65,7 +65,9 @@ def build(choreo: Choreography, model, layout: dict[str, ObjectPose], strategy: 
     choreo.pause(rng.uniform(0.3, 0.7))
     choreo.phase({peg_arm: Move(peg_pre, 1.4, OPEN), socket_arm: Move(sock_pre, 1.4, OPEN)})
     choreo.phase({peg_arm: Move(peg_grasp, 0.9, line=True), socket_arm: Move(sock_grasp, 0.9, line=True)})
-    choreo.phase({peg_arm: Move(None, 0.5, CLOSED), socket_arm: Move(None, 0.5, CLOSED)}, settle=0.25)
+    choreo.phase(
+        {peg_arm: Move(None, 0.5, CLOSED), socket_arm: Move(None, 0.5, CLOSED)}, settle=0.25, steady=True
+    )
     choreo.phase({peg_arm: Move(lift_peg, 0.8, line=True), socket_arm: Move(lift_sock, 0.8, line=True)})
     choreo.phase(
         {
@@ -79,7 +81,8 @@ def build(choreo: Choreography, model, layout: dict[str, ObjectPose], strategy: 
             # slowly: a position servo lags a moving target by millimetres, and the clearance is 8 mm
             peg_arm: Move(peg_held.gripper_pose(peg_end, level), 1.8, line=True),
             socket_arm: Move(sock_held.gripper_pose(socket_end, level), 1.8, line=True),
-        }
+        },
+        steady=True,
     )
     return {
         **strategy,

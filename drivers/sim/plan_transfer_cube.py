@@ -68,13 +68,13 @@ def build(choreo: Choreography, model, layout: dict[str, ObjectPose], strategy: 
     choreo.pause(rng.uniform(0.2, 0.5))  # the operator takes in the scene
     choreo.phase({giver: Move(pre_grasp, 1.2, OPEN)})
     choreo.phase({giver: Move(grasp, 0.8, line=True)})
-    choreo.phase({giver: Move(None, 0.45, CLOSED)}, settle=0.2)
+    choreo.phase({giver: Move(None, 0.45, CLOSED)}, settle=0.2, steady=True)
     choreo.phase({giver: Move(lift, 0.7, line=True)})
     choreo.phase({giver: Move(present, 1.3), receiver: Move(pre_receive, 1.4, OPEN)}, settle=0.15)
-    choreo.phase({receiver: Move(receive, 0.7, line=True)})
-    choreo.phase({receiver: Move(None, 0.45, CLOSED)}, settle=0.2)
-    choreo.phase({giver: Move(None, 0.4, OPEN)}, settle=0.15)
+    choreo.phase({receiver: Move(receive, 0.7, line=True)}, steady=True)
+    choreo.phase({receiver: Move(None, 0.45, CLOSED)}, settle=0.2, steady=True)
+    choreo.phase({giver: Move(None, 0.4, OPEN)}, settle=0.15, steady=True)
     back = present.shifted(-towards_receiver * 0.1)
     keep = receive.shifted(towards_receiver * 0.04 + [0, 0, 0.02])
-    choreo.phase({giver: Move(back, 0.7, line=True), receiver: Move(keep, 0.7, line=True)})
+    choreo.phase({giver: Move(back, 0.7, line=True), receiver: Move(keep, 0.7, line=True)}, steady=True)
     return {**strategy, "receiver": receiver, "tilt_rad": round(tilt, 3), "meet": np.round(meet, 3).tolist()}

@@ -64,6 +64,7 @@ class ScriptedOperator:
                 continue
             self.duration = choreo.finish(rng.uniform(0.4, 0.7))
             self.hesitations = choreo.hesitations
+            self.steady_spans = [(round(a, 3), round(b, 3)) for a, b in choreo.steady_spans]
             break
         else:
             raise RobotStackError(

@@ -9,6 +9,7 @@ simulator says whether the task succeeded.
 from __future__ import annotations
 
 from robot_stack.app.sim_session import SimSession
+from robot_stack.app.teleop.perturbation import SteadySpans
 
 SCRIPT_TAIL_S = 1.0  # recorded after the scripted operator's last waypoint: the result settles
 
@@ -27,6 +28,10 @@ class HandScene:
         return None
 
     def outcome(self) -> bool | None:
+        return None
+
+    def steady_spans(self, now: float) -> SteadySpans | None:
+        """When, in clock time, the take's operator needs steady hands (None: not known)."""
         return None
 
 
@@ -59,3 +64,10 @@ class SimScene:
     def outcome(self) -> bool | None:
         self.status = self.session.status()
         return bool(self.status.get("success"))
+
+    def steady_spans(self, now: float) -> SteadySpans | None:
+        spans = self.status.get("operator_steady_spans") if self.scripted else None
+        if not spans:
+            return None
+        # the operator's clock is the simulator's, restarted with the take
+        return SteadySpans(spans, origin=now - float(self.status["sim_time"]))

@@ -215,6 +215,11 @@ class RecordSession:
             "scene": "sim" if self.scene.sim else "hand",
             "scripted_operator": bool(self.scene.scripted),
         }
+        noise = self.loop.noise
+        if noise is not None:
+            noise.envelope = self.scene.steady_spans(self.clock.now())
+            if noise.envelope is not None:
+                extra["noise"] = {**extra.get("noise", {}), **noise.envelope.describe()}
         kwargs = {"jpeg_quality": self.options.jpeg_quality} if self.options.jpeg_quality else {}
         writer = self.dataset.begin_episode(
             self.options.task,

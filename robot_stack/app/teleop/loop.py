@@ -200,7 +200,7 @@ class TeleopLoop:
                     ramping = True
                 if self.noise is not None and not pair_ramping:
                     # the offset goes through the step limiter with the goal; the action stays the goal
-                    offset = self.noise.step(state.follower.name)
+                    offset = self.noise.step(state.follower.name, t)
                     command = state.limiter(state.follower.map.clip(target + offset))
                     intended = target
                 else:
