@@ -89,11 +89,14 @@ def _cv2_codec(ext: str, params: list[int]):
 
 def codecs() -> tuple[dict, list[str]]:
     out = {
-        "jpeg_q85_444 (store default)": (JpegCodec(85).encode, decode_jpeg),
-        "jpeg_q90_444": (JpegCodec(90).encode, decode_jpeg),
-        "jpeg_q95_444": (JpegCodec(95).encode, decode_jpeg),
-        "jpeg_q85_420": (JpegCodec(85, "4:2:0").encode, decode_jpeg),
-        "jpeg_q90_420": (JpegCodec(90, "4:2:0").encode, decode_jpeg),
+        "jpeg_step9_444 (store default: flat tables)": (JpegCodec().encode, decode_jpeg),
+        "jpeg_step8_444": (JpegCodec(step=8).encode, decode_jpeg),
+        "jpeg_step10_444": (JpegCodec(step=10).encode, decode_jpeg),
+        "jpeg_q85_444 (libjpeg tables)": (JpegCodec(quality=85).encode, decode_jpeg),
+        "jpeg_q90_444": (JpegCodec(quality=90).encode, decode_jpeg),
+        "jpeg_q95_444": (JpegCodec(quality=95).encode, decode_jpeg),
+        "jpeg_q85_420": (JpegCodec(quality=85, subsampling="4:2:0").encode, decode_jpeg),
+        "jpeg_q90_420": (JpegCodec(quality=90, subsampling="4:2:0").encode, decode_jpeg),
         "webp_q90 (cv2)": _cv2_codec(".webp", [cv2.IMWRITE_WEBP_QUALITY, 90]),
     }
     notes = []
@@ -292,9 +295,9 @@ def main() -> None:
             print(f"store: writer capacity, {threads} encode thread(s)", file=sys.stderr)
             capacity[f"threads_{threads}"] = writer_max(120 if args.quick else 600, threads, feed, folder)
         reading = read_speed(folder / "realtime_2_1.zarr", 50 if args.quick else 300)
-    default = results["jpeg_q85_444 (store default)"]
+    default = results["jpeg_step9_444 (store default: flat tables)"]
     summary = {
-        "default_codec": "jpeg_q85_444",
+        "default_codec": "jpeg_step9_444",
         "gb_per_hour": {s: r["gb_per_hour"] for s, r in default.items()},
         "psnr_db": {s: r["psnr_db"] for s, r in default.items()},
         "writer_rejected": realtime["threads_2"]["rejected_frames"] + realtime["threads_2"]["rejected_ticks"],

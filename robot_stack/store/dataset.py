@@ -25,7 +25,7 @@ from robot_stack.rig import RigSpec
 from robot_stack.store.edit import check_tags, copy_into_staging, update_group_attrs
 from robot_stack.store.episode import Episode
 from robot_stack.store.files import DirLock, fsync_dir, fsync_tree, remove_tree
-from robot_stack.store.jpeg import DEFAULT_QUALITY, JpegCodec
+from robot_stack.store.jpeg import JpegCodec
 from robot_stack.store.layout import (
     EPISODES,
     FORMAT,
@@ -252,7 +252,7 @@ class Dataset:
         extra: dict | None = None,
         joint_names: list[str] | None = None,
         camera_latency_s: dict[str, float] | None = None,
-        jpeg_quality: int = DEFAULT_QUALITY,
+        jpeg_quality: int | None = None,
         max_queue_bytes: int = DEFAULT_QUEUE_BYTES,
         encode_threads: int = 2,
     ) -> EpisodeWriter:
@@ -293,7 +293,7 @@ class Dataset:
             attrs=attrs,
             cameras=cameras,
             joint_names=joint_names,
-            codec=JpegCodec(jpeg_quality),
+            codec=JpegCodec(quality=jpeg_quality),  # None: the flat tables
             max_queue_bytes=max_queue_bytes,
             encode_threads=encode_threads,
         )

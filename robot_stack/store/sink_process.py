@@ -62,7 +62,7 @@ class SinkProcess:
             "partial": str(partial),
             "attrs": attrs,
             "cameras": {name: [c.name, c.height, c.width, c.fps, c.latency_s] for name, c in cameras.items()},
-            "codec": {"quality": codec.quality, "subsampling": codec.subsampling},
+            "codec": codec.settings(),
             "joint_names": list(joint_names) if joint_names else None,
         }
         self.send(header)

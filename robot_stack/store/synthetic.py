@@ -29,7 +29,10 @@ class SyntheticCamera:
         self._phase = self._rng.uniform(0, 2 * np.pi, size=4)
         # a few precomputed noise fields, cycled: drawing fresh noise costs more than the whole frame
         self._noise = [
-            np.clip(self._rng.normal(0.0, noise_sigma, size=(height, width, 3)), -127, 127).astype(np.int16)
+            # rounded, not truncated: truncation towards zero would leave σ = 2 noise at about 1.7
+            np.clip(np.rint(self._rng.normal(0.0, noise_sigma, size=(height, width, 3))), -127, 127).astype(
+                np.int16
+            )
             for _ in range(3 if noise_sigma > 0 else 0)
         ]
         self._count = 0
