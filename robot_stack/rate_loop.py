@@ -80,6 +80,7 @@ class LoopStats:
 
 
 OVERRUN_LOG = 64  # overruns kept in detail
+LIVE_WINDOW_S = 60.0  # what a live panel's percentiles cover
 
 
 class _Ring:
@@ -93,8 +94,15 @@ class _Ring:
         self._data[self._n % self._data.size] = value
         self._n += 1
 
-    def values(self) -> np.ndarray:
-        return self._data[: min(self._n, self._data.size)].copy()
+    def values(self, recent: int | None = None) -> np.ndarray:
+        """The samples held (the newest `recent` of them, if given), in no particular order."""
+        n = min(self._n, self._data.size)
+        if recent is None or recent >= n:
+            return self._data[:n].copy()
+        end = self._n % self._data.size
+        if end >= recent:
+            return self._data[end - recent : end].copy()
+        return np.concatenate((self._data[n - (recent - end) : n], self._data[:end]))
 
     def last(self) -> float:
         return float(self._data[(self._n - 1) % self._data.size]) if self._n else math.nan
@@ -250,19 +258,32 @@ class RateLoop:
         with self._lock:
             return [o for o in self.overrun_log if o.at >= t]
 
-    def stats(self) -> LoopStats:
+    def live_stats(self) -> LoopStats:
+        """`stats` over the last LIVE_WINDOW_S: what a panel refreshing several times a second shows."""
+        return self.stats(recent=int(LIVE_WINDOW_S * self.rate_hz))
+
+    def stats(self, recent: int | None = None) -> LoopStats:
+        """Rate, overruns and percentiles over the history (or its newest `recent` ticks: a live
+        panel's view, which sorts a minute of samples rather than twenty)."""
+        # The samples are copied under the lock and sorted outside it: the loop takes the lock at the
+        # start of every tick, and sorting 2^16 samples per ring would hold it for milliseconds.
         with self._lock:
             span = (self._last_start or 0.0) - (self._first_start or 0.0)
             achieved = (self.tick_count - 1) / span if span > 0 else math.nan
-            return LoopStats(
-                rate_hz=self.rate_hz,
-                realtime=self.realtime,
-                ticks=self.tick_count,
-                overruns=self.overruns,
-                skipped_ticks=self.skipped_ticks,
-                achieved_rate_hz=achieved,
-                period_error=Percentiles.of(self._period_error.values()),
-                wake_latency=Percentiles.of(self._wake.values()),
-                busy=Percentiles.of(self._busy.values()),
-                sections={n: Percentiles.of(r.values()) for n, r in self._section_rings.items()},
-            )
+            counts = (self.tick_count, self.overruns, self.skipped_ticks)
+            period, wake = self._period_error.values(recent), self._wake.values(recent)
+        # written by the loop thread alone, outside the lock: a copy may be a tick behind, never torn
+        busy = self._busy.values(recent)
+        sections = {n: r.values(recent) for n, r in list(self._section_rings.items())}
+        return LoopStats(
+            rate_hz=self.rate_hz,
+            realtime=self.realtime,
+            ticks=counts[0],
+            overruns=counts[1],
+            skipped_ticks=counts[2],
+            achieved_rate_hz=achieved,
+            period_error=Percentiles.of(period),
+            wake_latency=Percentiles.of(wake),
+            busy=Percentiles.of(busy),
+            sections={n: Percentiles.of(v) for n, v in sections.items()},
+        )

@@ -178,3 +178,45 @@ def test_the_short_gil_switch_interval_holds_until_the_last_user_leaves():
     assert sys.getswitchinterval() == pytest.approx(min(before, CONTROL_SWITCH_INTERVAL_S))
     loop.__exit__(None, None, None)
     assert sys.getswitchinterval() == pytest.approx(before)
+
+
+def test_stats_sort_the_samples_outside_the_lock_each_tick_takes(monkeypatch):
+    import robot_stack.rate_loop as rate_loop
+
+    loop = RateLoop(50, LockstepClock())
+    for _tick in loop.ticks(max_ticks=200):
+        with loop.section("read"):
+            pass
+    held = []
+    original = rate_loop.Percentiles.of
+
+    def spy(values):
+        held.append(loop._lock.locked())
+        return original(values)
+
+    monkeypatch.setattr(rate_loop.Percentiles, "of", spy)
+    loop.stats()
+    assert held and not any(held)  # a panel's refresh never keeps the next tick waiting on a sort
+
+
+def test_live_stats_cover_the_last_minute_only():
+    clock = LockstepClock()
+    loop = RateLoop(50, clock)
+    for tick in loop.ticks(max_ticks=3000 + 500):
+        if tick.index < 500:
+            clock.advance(0.0105)  # a slow first 10 s: half a period of work, then on time
+    whole, live = loop.stats(), loop.live_stats()
+    assert whole.busy.p50_ms == pytest.approx(0.0, abs=1e-6) and whole.busy.max_ms == pytest.approx(10.5)
+    assert live.busy.max_ms == pytest.approx(0.0, abs=1e-6)  # the slow ticks are more than a minute ago
+    assert live.ticks == whole.ticks == 3500
+
+
+@pytest.mark.parametrize("added, recent, expected", [(3, 2, {1, 2}), (7, 3, {4, 5, 6}), (7, 5, {2, 3, 4, 5, 6}),
+                                                     (7, None, {2, 3, 4, 5, 6}), (10, 4, {6, 7, 8, 9})])  # fmt: skip
+def test_a_ring_gives_its_newest_samples_across_the_wrap(added, recent, expected):
+    from robot_stack.rate_loop import _Ring
+
+    ring = _Ring(5)
+    for value in range(added):
+        ring.add(float(value))
+    assert set(ring.values(recent).tolist()) == expected

@@ -39,7 +39,7 @@ class DiskSpace:
 
 def record_panel(session: RecordSession, disk: DiskSpace, keys_active: bool) -> Group:
     opts = session.options
-    stats = session.loop.loop.stats()
+    stats = session.loop.loop.live_stats()
     head = Table.grid(padding=(0, 2))
     for _ in range(4):
         head.add_column()
@@ -55,7 +55,7 @@ def record_panel(session: RecordSession, disk: DiskSpace, keys_active: bool) -> 
     rate = stats.achieved_rate_hz
     head.add_row(
         f"loop {rate:.1f} Hz" if np.isfinite(rate) else "loop —",
-        f"period err p99 {stats.period_error.p99_ms:.2f} ms",
+        f"period err p99 {stats.period_error.p99_ms:.2f} ms (last min)",
         f"overruns [{'red' if stats.overruns else 'green'}]{stats.overruns}[/]",
         "realtime" if stats.realtime else "[yellow]not realtime[/]",
     )

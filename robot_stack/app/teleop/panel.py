@@ -17,7 +17,7 @@ LEVEL_STYLE = {"info": "dim", "warning": "yellow", "error": "bold red"}
 def teleop_panel(
     loop: TeleopLoop, title: str = "teleop", tracking_title: str = "leader − follower (deg; gripper %)"
 ) -> Group:
-    stats = loop.loop.stats()
+    stats = loop.loop.live_stats()
     status = loop.status
     head = Table.grid(padding=(0, 2))
     for _ in range(4):
