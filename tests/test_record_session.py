@@ -125,6 +125,7 @@ def run_session(tmp_path, script, **options):
         clock=MonotonicClock(),
         status=TeleopStatus(running=True, phase="teleop"),
         loop=RateLoop(rig.control_rate_hz),  # not ticking here: the ticks() below stand in
+        noise=None,
     )
     scene, keys = FakeScene(), ScriptedKeys(script)
     dataset = Dataset.create(tmp_path / "demos.zarr", rig)
