@@ -310,7 +310,7 @@ def test_noise_fades_out_while_the_scripted_operator_needs_steady_hands(rig_path
     noise = ep["attrs"]["extra"]["noise"]
     (start, end), *_ = noise["steady_spans_s"]  # the giver's fingers closing on the cube
     assert noise["fade_s"] == FADE_S and start < 4.0
-    t = ep["t"] - ep["t"][0]  # the operator's clock starts with the take
+    t = ep["t"] - noise["steady_origin_s"]  # the ticks on the operator's clock
     arm = [j for j in range(14) if j % 7 != 6]
     lag = 5  # ticks for a follower to reach its goal
     off = np.abs(ep["observation"][lag:] - ep["action"][:-lag])[:, arm].mean(axis=1)

@@ -66,7 +66,7 @@ def test_a_strided_rgb_view_encodes_like_its_copy():
 @pytest.mark.parametrize(
     "kwargs, message",
     [({"step": 0}, "quantisation step 0"), ({"step": 300}, "quantisation step 300"), ({"quality": 101}, "quality 101"),
-     ({"subsampling": "4:1:1"}, "subsampling")],
+     ({"subsampling": "4:1:1"}, "subsampling"), ({"quality": 85, "step": 8}, "both given")],
 )  # fmt: skip
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(RobotStackError, match=message):

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from drivers.sim.arms import ARM_SIDES
+from drivers.sim.choreography import Choreography, HumanStyle, Move
 from drivers.sim.scripted_operator import ScriptedOperator
 from robot_stack.app.teleop.perturbation import JointNoise, SteadySpans
 from robot_stack.errors import RobotStackError
@@ -74,3 +75,31 @@ def test_the_scripted_operator_marks_its_grasp_and_hand_over_steady():
     assert close_start <= closing.min() and closing.max() <= close_end  # the giver's grip closes inside
     handing = t[np.flatnonzero(np.diff(grip[receiver]) < 0)]
     assert over_start <= handing.min() and over_end >= op.duration - 1.0  # to the end of the script
+
+
+class _TimedScript:
+    """Just the timing of an arm script: what Choreography needs to lay out phases."""
+
+    def __init__(self):
+        self.end_time = 0.0
+
+    def hold_until(self, t: float) -> None:
+        self.end_time = max(self.end_time, t)
+
+    def move(self, pose, duration, grip=None, line=False) -> None:
+        self.end_time += duration
+
+
+def test_steady_phases_in_a_row_make_one_span_even_when_the_operator_hesitates():
+    hesitant = HumanStyle(
+        tempo=1.0, duration_jitter=0.0, max_reaction_s=0.0, hesitation_p=1.0, tremor_rad=0.0
+    )
+    choreo = Choreography({"left": _TimedScript()}, np.random.default_rng(0), hesitant)
+    choreo.phase({"left": Move(None, 0.5)}, steady=True)
+    choreo.phase({"left": Move(None, 0.5)}, steady=True)  # hesitates first: still the same span
+    choreo.phase({"left": Move(None, 0.5)})
+    choreo.phase({"left": Move(None, 0.5)}, steady=True)
+    assert choreo.hesitations == 4
+    (a0, b0), (a1, b1) = choreo.steady_spans
+    assert b0 - a0 > 2 * 0.5 + 0.2  # both moves and the pause between them
+    assert b0 < a1 and b1 == pytest.approx(choreo.t)

@@ -68,7 +68,7 @@ class Choreography:
 
     def phase(self, moves: dict[str, Move], settle: float = 0.1, steady: bool = False) -> None:
         rng, style = self.rng, self.style
-        start = self.t
+        start = phase_start = self.t
         if rng.random() < style.hesitation_p:
             start += rng.uniform(0.2, 0.5)
             self.hesitations += 1
@@ -91,8 +91,9 @@ class Choreography:
             end = max(end, script.end_time)
         self.t = end + settle * style.tempo
         if steady:
-            if self.steady_spans and self.steady_spans[-1][1] >= start:
-                start = self.steady_spans.pop()[0]  # consecutive steady phases make one span
+            # consecutive steady phases make one span, a hesitation between them included
+            if self.steady_spans and self.steady_spans[-1][1] >= phase_start:
+                start = self.steady_spans.pop()[0]
             self.steady_spans.append((start, self.t))
 
     def finish(self, hold_s: float) -> float:

@@ -182,6 +182,7 @@ class SimRig:
             "operator": self.operator_enabled,
             "operator_duration": round(self.operator.duration, 3) if self.operator else None,
             "operator_steady_spans": self.operator.steady_spans if self.operator else None,
+            "operator_time": round(self.sim_time(), 4),  # the clock the operator's script runs on
             "realtime": self.realtime,
             "physics_lag_ms": self.physics_lag_ms(),
             "ports": {name: chain.port_path for name, chain in self.chains.items()},

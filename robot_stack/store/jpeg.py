@@ -34,7 +34,7 @@ _READ_RGB = getattr(cv2, "IMREAD_COLOR_RGB", None)  # OpenCV ≥ 4.10 decodes st
 _MAX_STEP = 255  # a baseline JPEG's 8-bit tables
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JpegCodec:
     step: int = DEFAULT_STEP  # the quantisation step of every coefficient (flat tables)
     quality: int | None = None  # 1..100: libjpeg's tables at this quality instead of flat ones
@@ -45,6 +45,11 @@ class JpegCodec:
             raise RobotStackError(
                 f"JPEG quality {self.quality} is out of range",
                 hint="use 1..100, or leave it unset for flat tables",
+            )
+        if self.quality is not None and self.step != DEFAULT_STEP:
+            raise RobotStackError(
+                "a JPEG quality and a quantisation step were both given",
+                hint="quality picks libjpeg's tables, step the flat ones: give one",
             )
         if not 1 <= self.step <= _MAX_STEP:
             raise RobotStackError(
@@ -99,9 +104,15 @@ class JpegCodec:
 
 
 def _memory_file():
-    if hasattr(os, "memfd_create"):
-        return os.fdopen(os.memfd_create("jpeg-frame", os.MFD_CLOEXEC), "w+b")
-    return tempfile.TemporaryFile()
+    try:
+        fd = os.memfd_create("jpeg-frame", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux, or a sandbox without memfd: a real temporary file
+        return tempfile.TemporaryFile()
+    try:
+        return os.fdopen(fd, "w+b")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def decode_jpeg(data) -> np.ndarray:

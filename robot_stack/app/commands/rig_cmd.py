@@ -88,6 +88,8 @@ def _timing(args: argparse.Namespace) -> int:
     loop = RateLoop(rig.control_rate_hz, priority=rig.realtime_priority)
     title = f"{rig.name}: {rig.control_rate_hz:g} Hz loop"
     # The panel renders on rich's refresh thread, so the loop body stays empty.
-    with Live(get_renderable=lambda: loop_stats_table(loop.live_stats(), title), refresh_per_second=4):
-        loop.run(lambda tick: None, duration_s=args.seconds)
+    live = Live(get_renderable=lambda: loop_stats_table(loop.live_stats(), f"{title} (last minute)"))
+    with live:
+        stats = loop.run(lambda tick: None, duration_s=args.seconds)
+        live.update(loop_stats_table(stats, f"{title}: the whole {args.seconds:g} s"), refresh=True)
     return 0

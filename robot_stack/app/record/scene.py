@@ -69,5 +69,5 @@ class SimScene:
         spans = self.status.get("operator_steady_spans") if self.scripted else None
         if not spans:
             return None
-        # the operator's clock is the simulator's, restarted with the take
-        return SteadySpans(spans, origin=now - float(self.status["sim_time"]))
+        # the operator's clock restarted with the take (physics time can trail it by a few ms)
+        return SteadySpans(spans, origin=now - float(self.status["operator_time"]))

@@ -250,6 +250,8 @@ class RecordSession:
         take = self.take
         take.close_ticks(self.clock.now())
         self.take = None
+        if self.loop.noise is not None:
+            self.loop.noise.envelope = None  # the take's spans mean nothing in the reset that follows
         time.sleep(FRAME_GRACE_S)
         self.pump.detach()
         if take.error is not None:

@@ -27,7 +27,7 @@ def teleop_panel(
     head.add_row(
         f"[bold]{title}[/] {status.phase}",
         f"rate {rate:.1f} Hz" if np.isfinite(rate) else "rate —",
-        f"period p99 {stats.period_error.p99_ms:.2f} ms err",
+        f"period err p99 {stats.period_error.p99_ms:.2f} ms (last min)",
         f"overruns [{'red' if stats.overruns else 'green'}]{stats.overruns}[/]",
     )
     bus = "  ".join(f"{name} {a.io.last_cycle_s * 1000:.1f} ms" for name, a in loop.arms.arms.items())

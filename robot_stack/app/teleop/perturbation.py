@@ -68,9 +68,10 @@ class JointNoise:
             (self._decay * previous + self._kick * self._rng.standard_normal(len(mask))) * mask
         )
         self._offsets[follower] = offsets  # the process runs on inside steady spans; only its output fades
-        if self.envelope is None or t is None:
+        envelope = self.envelope  # read once: the session thread may swap it between takes
+        if envelope is None or t is None:
             return offsets
-        return offsets * self.envelope(t)
+        return offsets * envelope(t)
 
     def describe(self) -> dict:
         """What is stored with each episode recorded under this noise."""
@@ -104,4 +105,8 @@ class SteadySpans:
         return float(min(1.0, distance / self.fade_s))
 
     def describe(self) -> dict:
-        return {"steady_spans_s": [[round(a, 3), round(b, 3)] for a, b in self.spans], "fade_s": self.fade_s}
+        return {
+            "steady_spans_s": [[round(a, 3), round(b, 3)] for a, b in self.spans],
+            "steady_origin_s": round(self.origin, 6),  # the operator's zero on the clock of joints/t
+            "fade_s": self.fade_s,
+        }
