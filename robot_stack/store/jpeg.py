@@ -6,8 +6,8 @@ setting scales — are shaped for a person looking at a photo: coarse at high fr
 chroma. The targets here are PSNR against the raw frame, which counts an error at any frequency and
 in any colour alike, and a policy's network, which reads edges and texture rather than looking.
 For mean squared error a uniform quantiser is the better spend of bits: against libjpeg quality 85
-(4:4:4), the flat step 9 is 8–13 % smaller on camera-like frames at 0.6–1.2 dB more PSNR, and on the
-simulator's renders 6 % larger at 4.5 dB more. Still 4:4:4: chroma subsampling smears the edges of
+(4:4:4), the flat step 9 is about 8 % smaller on camera-like frames, with and without sensor noise,
+at 0.6–1.2 dB more PSNR, and on the simulator's renders 5 % larger at 4.4 dB more. Still 4:4:4: chroma subsampling smears the edges of
 coloured objects. `quality` selects libjpeg's tables instead (through OpenCV), as before.
 
 Encoding goes into an in-memory file: Pillow runs its encoder without the interpreter lock only when
