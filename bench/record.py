@@ -277,12 +277,8 @@ def record_run(
     if synthetic:
 
         def factory(rig):
-            sources.update(
-                {
-                    name: SyntheticSource(name, spec, seed=k, distinct=keep).open()
-                    for k, (name, spec) in enumerate(rig.cameras.items())
-                }
-            )
+            for k, (name, spec) in enumerate(rig.cameras.items()):
+                sources[name] = SyntheticSource(name, spec, seed=k, distinct=keep).open()
             return dict(sources)
 
     tap = RawTap(keep, skip_s)

@@ -76,3 +76,14 @@ def test_bad_settings_are_refused(kwargs, message):
 def test_a_frame_that_is_not_rgb_is_refused():
     with pytest.raises(RobotStackError, match="shape"):
         JpegCodec().encode(np.zeros((10, 10), np.uint8))
+
+
+def test_without_memfd_the_encoder_writes_through_a_temporary_file(monkeypatch):
+    frame = SyntheticCamera(120, 160, seed=4).frame(0.0)
+    expected = JpegCodec().encode(frame)
+
+    def no_memfd(*args):
+        raise OSError("memfd_create is not permitted here")
+
+    monkeypatch.setattr("robot_stack.store.jpeg.os.memfd_create", no_memfd, raising=False)
+    assert JpegCodec().encode(frame) == expected

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -100,7 +100,7 @@ class JpegCodec:
 
     def settings(self) -> dict:
         """The constructor's arguments, to rebuild the codec in another process."""
-        return {"step": self.step, "quality": self.quality, "subsampling": self.subsampling}
+        return asdict(self)
 
 
 def _memory_file():
