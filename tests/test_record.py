@@ -318,7 +318,8 @@ def test_noise_fades_out_while_the_scripted_operator_needs_steady_hands(rig_path
     noisy = off[(t > 1.0) & (t < start - FADE_S - 0.1)]
     steady = off[(t > start + 0.2) & (t < min(end, 4.3))]
     assert len(noisy) > 20 and len(steady) > 10
-    assert steady.mean() < 0.3 * noisy.mean(), (steady.mean(), noisy.mean())
+    # without the fade the two are alike (0.038 against 0.041 rad); a loaded CI machine measured 0.49×
+    assert steady.mean() < 0.6 * noisy.mean(), (steady.mean(), noisy.mean())
 
 
 def test_noise_out_of_range_is_refused_before_the_dataset_is_made(rig_path, tmp_path, capsys):
