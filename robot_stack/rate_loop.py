@@ -83,7 +83,7 @@ OVERRUN_LOG = 64  # overruns kept in detail
 LIVE_WINDOW_S = 60.0  # what a live panel's percentiles cover
 
 
-class _Ring:
+class SampleRing:
     """Fixed-size history of float samples: no allocation per tick."""
 
     def __init__(self, size: int):
@@ -114,7 +114,7 @@ class _Ring:
 class _Section:
     __slots__ = ("_ring", "_t0")
 
-    def __init__(self, ring: _Ring):
+    def __init__(self, ring: SampleRing):
         self._ring = ring
         self._t0 = 0.0
 
@@ -149,11 +149,11 @@ class RateLoop:
         self.priority = priority if isinstance(self.clock, MonotonicClock) else 0
         self.realtime = False
         self._history = history
-        self._period_error = _Ring(history)
-        self._wake = _Ring(history)
-        self._busy = _Ring(history)
+        self._period_error = SampleRing(history)
+        self._wake = SampleRing(history)
+        self._busy = SampleRing(history)
         self._sections: dict[str, _Section] = {}
-        self._section_rings: dict[str, _Ring] = {}
+        self._section_rings: dict[str, SampleRing] = {}
         self._lock = threading.Lock()
         # the latest overruns in detail: which part of the body took the time, and when
         self.overrun_log: deque[Overrun] = deque(maxlen=OVERRUN_LOG)
@@ -177,7 +177,7 @@ class RateLoop:
     def section(self, name: str) -> _Section:
         sec = self._sections.get(name)
         if sec is None:
-            ring = _Ring(self._history)
+            ring = SampleRing(self._history)
             self._section_rings[name] = ring
             sec = self._sections[name] = _Section(ring)
         return sec

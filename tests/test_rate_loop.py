@@ -214,9 +214,9 @@ def test_live_stats_cover_the_last_minute_only():
 @pytest.mark.parametrize("added, recent, expected", [(3, 2, {1, 2}), (7, 3, {4, 5, 6}), (7, 5, {2, 3, 4, 5, 6}),
                                                      (7, None, {2, 3, 4, 5, 6}), (10, 4, {6, 7, 8, 9})])  # fmt: skip
 def test_a_ring_gives_its_newest_samples_across_the_wrap(added, recent, expected):
-    from robot_stack.rate_loop import _Ring
+    from robot_stack.rate_loop import SampleRing
 
-    ring = _Ring(5)
+    ring = SampleRing(5)
     for value in range(added):
         ring.add(float(value))
     assert set(ring.values(recent).tolist()) == expected

@@ -30,7 +30,7 @@ from robot_stack.app.teleop.perturbation import JointNoise
 from robot_stack.clock import Clock, MonotonicClock
 from robot_stack.errors import RobotStackError
 from robot_stack.motion import Park, Ramp, StepLimiter, start_gaps, step_sizes
-from robot_stack.rate_loop import LoopStats, RateLoop
+from robot_stack.rate_loop import LoopStats, RateLoop, SampleRing
 from robot_stack.rig.schema import RigSpec
 
 LATENCY_HISTORY = 1 << 14
@@ -106,7 +106,7 @@ class TeleopLoop:
         self.reader = TickReader(arms, list(arms.arms), self.loop.rate_hz, bus_deadline_s)
         self.pairs: list[PairState] = []
         self.status = TeleopStatus()
-        self.latencies = deque(maxlen=LATENCY_HISTORY)  # leader reading → follower goal written, s
+        self.latencies = SampleRing(LATENCY_HISTORY)  # leader reading → follower goal written, s
         self.stopped_ticking_at: float | None = None  # monotonic time the tick loop ended
 
     # -- events --------------------------------------------------------------------------------
@@ -235,7 +235,7 @@ class TeleopLoop:
     def _note_latency(self, state: PairState) -> None:
         written = state.follower.io.goal_written_t
         if state.pending_leader_t is not None and written is not None and written >= state.pending_leader_t:
-            self.latencies.append(written - state.pending_leader_t)
+            self.latencies.add(written - state.pending_leader_t)
             state.pending_leader_t = None
 
     # -- run and stop --------------------------------------------------------------------------
@@ -313,9 +313,9 @@ class TeleopLoop:
 
     # -- figures for the panel and the benchmark ---------------------------------------------------
     def latency_percentiles(self) -> dict[str, float]:
-        if not self.latencies:
+        values = self.latencies.values() * 1000  # a copy: the panel's percentiles never hold up a tick
+        if not values.size:
             return {}
-        values = np.array(self.latencies) * 1000
         return {
             "p50_ms": float(np.percentile(values, 50)),
             "p99_ms": float(np.percentile(values, 99)),
