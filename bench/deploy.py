@@ -26,7 +26,9 @@ planner → executor latency per transport, and success in real time versus lock
    (real time, latency, ensembling, calibration, safety) costs a policy that is right —
    not the closed-loop robustness of a learnt one. `--matched-lockstep` adds, for each `ensemble`
    case, lockstep with the planning pattern real time had (its median plan period and planner
-   latency, in ticks): the policy's cost of planning that way, apart from anything the runtime does.
+   latency, in ticks): the policy's cost of planning that way, apart from anything the runtime does;
+   `--lockstep-phases N` runs it at N offsets of that pattern against the scene (real time's plans
+   fall at any offset), and `--lockstep-pattern REPLAN,LATENCY` runs only that lockstep.
 """
 
 from __future__ import annotations
@@ -392,9 +394,11 @@ def lockstep_cases(
     camera_size=CHECKPOINT_CAMERA_SIZE,
     replan_every: int = 1,
     latency_ticks: int = 0,
+    phase_ticks: int = 0,
 ) -> list[dict]:
     """One lockstep episode per seed; a trained policy plans every `replan_every` ticks from the
-    observation `latency_ticks` old (1, 0: every tick from the current one, as ACT was evaluated)."""
+    observation `latency_ticks` old (1, 0: every tick from the current one, as ACT was evaluated),
+    the second plan at tick `phase_ticks` (0: at `replan_every`)."""
     from deploy.scripted_policy import ScriptedReplayPolicy
     from drivers.sim.rig import rig_with_ports_in
     from policies import Policy
@@ -420,12 +424,13 @@ def lockstep_cases(
                 replan_every=default_replan_every(policy) if checkpoint is None else replan_every,
                 ensemble_m=None if checkpoint is None else ENSEMBLE_M,
                 latency_ticks=0 if checkpoint is None else latency_ticks,
+                phase_ticks=0 if checkpoint is None else phase_ticks,
             )
         out.append({"seed": seed, "success": result.success, "success_s": result.success_time_s})
     return out
 
 
-def matched_lockstep(folder: Path, rows: list[dict], checkpoint: Path, camera_size) -> dict:
+def matched_lockstep(folder: Path, rows: list[dict], checkpoint: Path, camera_size, phases: int = 1) -> dict:
     """Lockstep with the planning pattern real time had: a plan every (median plan period) ticks,
     each from an observation (median planner latency) old. Against the real-time rows it says what
     the runtime loses beyond what planning that way costs the policy (nothing, if they agree)."""
@@ -433,8 +438,34 @@ def matched_lockstep(folder: Path, rows: list[dict], checkpoint: Path, camera_si
     replan = max(1, round(float(np.median([r["plan_period_ms"] for r in rows])) / tick_ms))
     latency = round(float(np.median([r["planner_latency_ms"]["p50"] for r in rows])) / tick_ms)
     seeds = [r["seed"] for r in rows]
-    lockstep = lockstep_cases(folder, seeds, checkpoint, camera_size, replan, latency)
-    return {"replan_every_ticks": replan, "latency_ticks": latency, **rate(lockstep), "per_episode": lockstep}
+    return lockstep_pattern(folder, seeds, checkpoint, camera_size, replan, latency, phases)
+
+
+def lockstep_pattern(
+    folder: Path, seeds: list[int], checkpoint: Path, camera_size, replan: int, latency: int, phases: int
+) -> dict:
+    """Lockstep planning every `replan` ticks from observations `latency` ticks old, at `phases`
+    offsets spread over the plan period: real time's plans fall at any offset against the scene, and
+    a policy whose outcome turns on that offset shows it here as a spread between phases."""
+    offsets = sorted({round(k * replan / phases) % replan for k in range(phases)})
+    by_phase = {}
+    for phase in offsets:
+        rows = lockstep_cases(folder, seeds, checkpoint, camera_size, replan, latency, phase)
+        by_phase[str(phase)] = {**rate(rows), "per_episode": rows}
+        print(
+            f"deploy: lockstep every {replan} ticks, {latency} old, phase {phase}: "
+            f"{by_phase[str(phase)]['successes']}/{len(rows)}",
+            file=sys.stderr,
+        )
+    pooled = [row for case in by_phase.values() for row in case["per_episode"]]
+    first = by_phase[str(offsets[0])]
+    return {
+        "replan_every_ticks": replan,
+        "latency_ticks": latency,
+        **rate(first["per_episode"]),
+        "per_episode": first["per_episode"],
+        **({"phases": by_phase, "pooled": rate(pooled)} if len(offsets) > 1 else {}),
+    }
 
 
 def realtime_cases(
@@ -590,6 +621,19 @@ def main() -> None:
         help="(3) after each ensemble case, lockstep with its planning pattern (plan period and latency)",
     )
     parser.add_argument(
+        "--lockstep-phases",
+        type=int,
+        default=1,
+        metavar="N",
+        help="(3) matched lockstep at N offsets of its planning pattern against the scene (default 1)",
+    )
+    parser.add_argument(
+        "--lockstep-pattern",
+        metavar="REPLAN,LATENCY",
+        help="(3) with --checkpoint: lockstep alone, a plan every REPLAN ticks from an observation "
+        "LATENCY ticks old, at --lockstep-phases offsets (no real-time cases)",
+    )
+    parser.add_argument(
         "--ramp-in-s",
         type=float,
         help="(3) the policy's ramp-in from the start pose (default: the bench rig's 1 s)",
@@ -669,6 +713,24 @@ def main() -> None:
 
             if not Policy.load(checkpoint).supports_prefix:
                 modes.remove("rtc")  # real-time chunking needs a diffusion or flow policy
+        if args.lockstep_pattern:
+            if checkpoint is None:
+                parser.error("--lockstep-pattern needs --checkpoint")
+            try:
+                replan, latency = (int(x) for x in args.lockstep_pattern.split(","))
+            except ValueError:
+                parser.error(
+                    f"--lockstep-pattern {args.lockstep_pattern!r}: expected REPLAN,LATENCY ticks, e.g. 19,19"
+                )
+            result["success"] = {
+                "policy": f"checkpoint {checkpoint}",
+                "seeds": seeds,
+                "lockstep_pattern": lockstep_pattern(
+                    sub("pattern"), seeds, checkpoint, camera_size, replan, latency, args.lockstep_phases
+                ),
+            }
+            _common.write(result, args.out)
+            return
         lockstep = [] if args.no_lockstep else lockstep_cases(sub("lockstep"), seeds, checkpoint, camera_size)
         result["success"] = {"lockstep": {**rate(lockstep), "per_episode": lockstep}}
         save()
@@ -692,7 +754,7 @@ def main() -> None:
                 case = realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 if args.matched_lockstep and checkpoint is not None and mode == "ensemble":
                     case["lockstep_matched"] = matched_lockstep(
-                        sub(f"ls_{int(latency * 1000)}"), rows, checkpoint, camera_size
+                        sub(f"ls_{int(latency * 1000)}"), rows, checkpoint, camera_size, args.lockstep_phases
                     )
                 result["success"]["realtime"] = realtime
                 save()

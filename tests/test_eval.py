@@ -254,6 +254,32 @@ def test_an_image_lag_pairs_the_joint_state_with_an_older_frame(rig_file, tmp_pa
         assert np.array_equal(seen[3][k][2], seen[0][k - 3][2]), k
 
 
+def test_a_phase_moves_the_planning_pattern_against_the_scene(rig_file, tmp_path):
+    """The first plan at tick 0, the next at the phase, then every `replan_every` ticks."""
+    from drivers.sim.rig import rig_with_ports_in
+
+    planned = {}
+    for phase in (0, 2):
+        rig = rig_with_ports_in(load_rig(rig_file), tmp_path / str(phase))
+        policy = WatchingPolicy("transfer_cube", 0, rig, chunk=20)
+        result = run_episode(
+            policy,
+            rig,
+            "transfer_cube",
+            0,
+            max_seconds=0.5,
+            replan_every=5,
+            ensemble_m=0.01,
+            phase_ticks=phase,
+        )
+        planned[phase] = [round(t * 50) for t, _, _ in policy.seen]
+        assert result.plans == len(planned[phase])
+    assert planned[0] == [0, 5, 10, 15, 20]
+    assert planned[2] == [0, 2, 7, 12, 17, 22]
+    with pytest.raises(ValueError, match="phase_ticks 5"):
+        run_episode(policy, rig, "transfer_cube", 0, max_seconds=0.1, replan_every=5, phase_ticks=5)
+
+
 def test_results_never_go_inside_a_checkpoint_folder(tmp_path):
     from robot_stack.app.commands.eval_cmd import default_out
 

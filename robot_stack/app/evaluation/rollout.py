@@ -72,7 +72,14 @@ def run_episode(
     ensemble_m: float | None = None,
     latency_ticks: int = 0,
     image_lag_ticks: int = 0,
+    phase_ticks: int = 0,
 ) -> EpisodeResult:
+    """One lockstep episode. A plan every `replan_every` ticks from the observation `latency_ticks`
+    old (its images `image_lag_ticks` older still); after the first plan (tick 0) the next comes at
+    tick `phase_ticks` when that is between 1 and `replan_every` - 1, so the same planning pattern
+    can fall at another offset against the scene (real time's plans land at any offset)."""
+    if not 0 <= phase_ticks < max(1, replan_every):
+        raise ValueError(f"phase_ticks {phase_ticks}: must be in [0, replan_every={replan_every})")
     from deploy.ensemble import TemporalEnsembler
     from drivers.dynamixel.arm import DynamixelArm
     from drivers.sim.rig import LOCKSTEP_REPLY_MARGIN_MS, SimRig
@@ -124,7 +131,7 @@ def run_episode(
                     plan_times.append(time.perf_counter() - started)
                     chunk = planned.resampled(dt).actions if planned.dt != dt else planned.actions
                     chunk_start = tick - age  # action 0 is for the observation's tick
-                    planned_at = tick
+                    planned_at = tick if tick or not phase_ticks else phase_ticks - replan_every
                     if ensembler is not None:
                         ensembler.add(chunk, t0=observation["t"], dt=dt)
                 elif needs_history:
