@@ -8,8 +8,11 @@ simulator says whether the task succeeded.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from robot_stack.app.sim_session import SimSession
 from robot_stack.app.teleop.perturbation import SteadySpans
+from robot_stack.clock import MonotonicClock
 
 SCRIPT_TAIL_S = 1.0  # recorded after the scripted operator's last waypoint: the result settles
 
@@ -30,7 +33,7 @@ class HandScene:
     def outcome(self) -> bool | None:
         return None
 
-    def steady_spans(self, now: float) -> SteadySpans | None:
+    def steady_spans(self) -> SteadySpans | None:
         """When, in clock time, the take's operator needs steady hands (None: not known)."""
         return None
 
@@ -38,12 +41,21 @@ class HandScene:
 class SimScene:
     sim = True
 
-    def __init__(self, session: SimSession, task: str, scripted: bool, tail_s: float = SCRIPT_TAIL_S):
+    def __init__(
+        self,
+        session: SimSession,
+        task: str,
+        scripted: bool,
+        tail_s: float = SCRIPT_TAIL_S,
+        now: Callable[[], float] = MonotonicClock.now,
+    ):
         self.session = session
         self.task = task
         self.scripted = scripted
         self.tail_s = tail_s
+        self.now = now  # the recorder's clock
         self.status: dict = {}
+        self.status_t = 0.0  # when, on the recorder's clock, the simulator wrote `status`
 
     def new_scene(self, seed: int | None) -> None:
         """Objects at the poses of `seed`, arms home, leaders still (teleop keeps running)."""
@@ -57,7 +69,10 @@ class SimScene:
         if not self.scripted:
             return None
         self.session.set_operator(True)
+        asked = self.now()
         self.status = self.session.status()
+        # the midpoint of the round trip: a reply held up under load shifts it by half the wait, not all
+        self.status_t = (asked + self.now()) / 2
         duration = self.status.get("operator_duration")
         return None if duration is None else float(duration) + self.tail_s
 
@@ -65,9 +80,9 @@ class SimScene:
         self.status = self.session.status()
         return bool(self.status.get("success"))
 
-    def steady_spans(self, now: float) -> SteadySpans | None:
+    def steady_spans(self) -> SteadySpans | None:
         spans = self.status.get("operator_steady_spans") if self.scripted else None
         if not spans:
             return None
         # the operator's clock restarted with the take (physics time can trail it by a few ms)
-        return SteadySpans(spans, origin=now - float(self.status["operator_time"]))
+        return SteadySpans(spans, origin=self.status_t - float(self.status["operator_time"]))

@@ -217,7 +217,7 @@ class RecordSession:
         }
         noise = self.loop.noise
         if noise is not None:
-            noise.envelope = self.scene.steady_spans(self.clock.now())
+            noise.envelope = self.scene.steady_spans()
             if noise.envelope is not None:
                 extra["noise"] = {**extra.get("noise", {}), **noise.envelope.describe()}
         kwargs = {"jpeg_quality": self.options.jpeg_quality} if self.options.jpeg_quality else {}
