@@ -538,6 +538,7 @@ def realtime_cases(
                     success=success_at is not None,
                     success_s=None if success_at is None else round(success_at, 3),
                     watchdog_holds=status["safety"].get("watchdog_holds", 0),
+                    safety=status["safety"],  # step-limited ticks, joint-limit clips, ...
                     planner_latency_ms=status["planner_latency_ms"],
                     frame_age_ms=status["frame_age_ms"],
                     joints_after_frame_ms=status["joints_after_frame_ms"],
