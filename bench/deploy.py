@@ -395,10 +395,13 @@ def lockstep_cases(
     replan_every: int = 1,
     latency_ticks: int = 0,
     phase_ticks: int = 0,
+    step_limit: bool = False,
+    fade_s: float = 0.0,
 ) -> list[dict]:
     """One lockstep episode per seed; a trained policy plans every `replan_every` ticks from the
     observation `latency_ticks` old (1, 0: every tick from the current one, as ACT was evaluated),
-    the second plan at tick `phase_ticks` (0: at `replan_every`)."""
+    the second plan at tick `phase_ticks` (0: at `replan_every`); `step_limit`: through the
+    runtime's per-tick step limits; `fade_s`: the ensemble's fade (`deploy --fade`)."""
     from deploy.scripted_policy import ScriptedReplayPolicy
     from drivers.sim.rig import rig_with_ports_in
     from policies import Policy
@@ -425,12 +428,21 @@ def lockstep_cases(
                 ensemble_m=None if checkpoint is None else ENSEMBLE_M,
                 latency_ticks=0 if checkpoint is None else latency_ticks,
                 phase_ticks=0 if checkpoint is None else phase_ticks,
+                step_limit=step_limit,
+                ensemble_fade_s=0.0 if checkpoint is None else fade_s,
             )
-        out.append({"seed": seed, "success": result.success, "success_s": result.success_time_s})
+        row = {"seed": seed, "success": result.success, "success_s": result.success_time_s}
+        if step_limit:
+            row.update(
+                step_limited_ticks=result.step_limited_ticks, step_limited=result.step_limited_by_joint
+            )
+        out.append(row)
     return out
 
 
-def matched_lockstep(folder: Path, rows: list[dict], checkpoint: Path, camera_size, phases: int = 1) -> dict:
+def matched_lockstep(
+    folder: Path, rows: list[dict], checkpoint: Path, camera_size, phases: int = 1, **options
+) -> dict:
     """Lockstep with the planning pattern real time had: a plan every (median plan period) ticks,
     each from an observation (median planner latency) old. Against the real-time rows it says what
     the runtime loses beyond what planning that way costs the policy (nothing, if they agree)."""
@@ -438,11 +450,18 @@ def matched_lockstep(folder: Path, rows: list[dict], checkpoint: Path, camera_si
     replan = max(1, round(float(np.median([r["plan_period_ms"] for r in rows])) / tick_ms))
     latency = round(float(np.median([r["planner_latency_ms"]["p50"] for r in rows])) / tick_ms)
     seeds = [r["seed"] for r in rows]
-    return lockstep_pattern(folder, seeds, checkpoint, camera_size, replan, latency, phases)
+    return lockstep_pattern(folder, seeds, checkpoint, camera_size, replan, latency, phases, **options)
 
 
 def lockstep_pattern(
-    folder: Path, seeds: list[int], checkpoint: Path, camera_size, replan: int, latency: int, phases: int
+    folder: Path,
+    seeds: list[int],
+    checkpoint: Path,
+    camera_size,
+    replan: int,
+    latency: int,
+    phases: int,
+    **options,
 ) -> dict:
     """Lockstep planning every `replan` ticks from observations `latency` ticks old, at `phases`
     offsets spread over the plan period: real time's plans fall at any offset against the scene, and
@@ -450,7 +469,7 @@ def lockstep_pattern(
     offsets = sorted({round(k * replan / phases) % replan for k in range(phases)})
     by_phase = {}
     for phase in offsets:
-        rows = lockstep_cases(folder, seeds, checkpoint, camera_size, replan, latency, phase)
+        rows = lockstep_cases(folder, seeds, checkpoint, camera_size, replan, latency, phase, **options)
         by_phase[str(phase)] = {**rate(rows), "per_episode": rows}
         print(
             f"deploy: lockstep every {replan} ticks, {latency} old, phase {phase}: "
@@ -462,6 +481,7 @@ def lockstep_pattern(
     return {
         "replan_every_ticks": replan,
         "latency_ticks": latency,
+        **options,
         **rate(first["per_episode"]),
         "per_episode": first["per_episode"],
         **({"phases": by_phase, "pooled": rate(pooled)} if len(offsets) > 1 else {}),
@@ -479,6 +499,7 @@ def realtime_cases(
     pair_frames: bool = True,
     plan_interval_s: float = 0.0,
     ramp_in_s: float | None = None,
+    fade_s: float = 0.0,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
@@ -496,6 +517,7 @@ def realtime_cases(
                 mode=mode,
                 m=ENSEMBLE_M,
                 execute_s=execute_s,
+                fade_s=fade_s,
                 pair_frames=pair_frames,
                 plan_interval_s=plan_interval_s,
                 ramp_in_s=ramp_in_s,
@@ -635,6 +657,18 @@ def main() -> None:
         "LATENCY ticks old, at --lockstep-phases offsets (no real-time cases)",
     )
     parser.add_argument(
+        "--lockstep-step-limit",
+        action="store_true",
+        help="(3) matched / pattern lockstep through the runtime's per-tick step limits (deploy.safety)",
+    )
+    parser.add_argument(
+        "--fade-ms",
+        type=float,
+        default=0.0,
+        help="(3) ensemble: fade each chunk in after it arrives and out at its end (deploy --fade), in "
+        "real time and in matched / pattern lockstep (default 0)",
+    )
+    parser.add_argument(
         "--ramp-in-s",
         type=float,
         help="(3) the policy's ramp-in from the start pose (default: the bench rig's 1 s)",
@@ -727,7 +761,15 @@ def main() -> None:
                 "policy": f"checkpoint {checkpoint}",
                 "seeds": seeds,
                 "lockstep_pattern": lockstep_pattern(
-                    sub("pattern"), seeds, checkpoint, camera_size, replan, latency, args.lockstep_phases
+                    sub("pattern"),
+                    seeds,
+                    checkpoint,
+                    camera_size,
+                    replan,
+                    latency,
+                    args.lockstep_phases,
+                    step_limit=args.lockstep_step_limit,
+                    fade_s=args.fade_ms / 1000,
                 ),
             }
             _common.write(result, args.out)
@@ -751,11 +793,18 @@ def main() -> None:
                     pair_frames=not args.no_frame_pairing,
                     plan_interval_s=args.plan_interval_ms / 1000,
                     ramp_in_s=args.ramp_in_s,
+                    fade_s=args.fade_ms / 1000 if mode == "ensemble" else 0.0,
                 )
                 case = realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 if args.matched_lockstep and checkpoint is not None and mode == "ensemble":
                     case["lockstep_matched"] = matched_lockstep(
-                        sub(f"ls_{int(latency * 1000)}"), rows, checkpoint, camera_size, args.lockstep_phases
+                        sub(f"ls_{int(latency * 1000)}"),
+                        rows,
+                        checkpoint,
+                        camera_size,
+                        args.lockstep_phases,
+                        step_limit=args.lockstep_step_limit,
+                        fade_s=args.fade_ms / 1000,
                     )
                 result["success"]["realtime"] = realtime
                 save()
@@ -775,6 +824,7 @@ def main() -> None:
             "realtime": realtime,
             "frame_pairing": not args.no_frame_pairing,
             "plan_interval_ms": args.plan_interval_ms,
+            "fade_ms": args.fade_ms,
         }
     _common.write(result, args.out)
 

@@ -48,6 +48,7 @@ class DeploySettings:
     mode: str = "ensemble"  # ensemble | latest | rtc
     m: float = 0.01  # ensembling weight rate (per tick)
     execute_s: float = 0.0  # latest mode: run each chunk this long before a newer one replaces it
+    fade_s: float = 0.0  # ensemble mode: fade each chunk in after it arrives and out at its end
     remote: str | None = None  # tcp://HOST:PORT of a policy-server; None: plan in this process
     keys_dir: Path | None = None  # Curve keys; None: the rig file's deploy.curve_keys_dir
     device: str = "cpu"
@@ -174,6 +175,7 @@ class DeployDaemon:
             mode=s.mode,
             m=s.m,
             execute_s=s.execute_s,
+            fade_s=s.fade_s,
             publisher=self.publisher,
             recorder=self.recorder,
             leaders=s.leaders,
@@ -314,6 +316,13 @@ def check_settings(rig: RigSpec, settings: DeploySettings) -> None:
             f"--execute applies to --mode latest, not {settings.mode}",
             hint="ensemble blends every chunk at every tick and rtc conditions on the running plan; "
             "use --mode latest --execute S",
+        )
+    if not (math.isfinite(settings.fade_s) and settings.fade_s >= 0):
+        raise RobotStackError(f"--fade {settings.fade_s} s is not a time of 0 s or more")
+    if settings.fade_s > 0 and settings.mode != "ensemble":
+        raise RobotStackError(
+            f"--fade applies to --mode ensemble, not {settings.mode}",
+            hint="latest and rtc run one chunk at a time; there is nothing to blend",
         )
     if settings.checkpoint is not None:
         from policies.checkpoint import load_checkpoint

@@ -1,4 +1,4 @@
-"""Temporal ensembling of action chunks, indexed by time (DESIGN.md §6). Pure numpy.
+"""Temporal ensembling of action chunks, indexed by time (DESIGN.md §6). Numpy only.
 
 A chunk planned from an observation captured at robot time t0, with spacing dt, says: action i is
 the command for time t0 + i·dt — whatever the planner's latency, and whatever the executor's rate.
@@ -17,6 +17,12 @@ Modes (what `sample(t)` returns for an execution tick at time t):
   (smooth, slow to react), m = 0 is a plain mean, m < 0 favours newer chunks. m = 0.01 is ACT's.
   Since r_c = (age_oldest − age_c)/tick_dt, where age_c = t − t0_c, this is exp(+m·age_c/tick_dt)
   up to normalisation: the "age" weighting of DESIGN.md §6, with ACT's sign.
+  With `fade_s` > 0 each weight is also scaled by the chunk's presence: 0 → 1 over `fade_s` after it
+  arrived, 1 → 0 over the last `fade_s` it covers (smoothstep both). Planning every tick, a new
+  chunk is one of ~k and moves the blend by ~1/k of its disagreement; planning every 19 ticks (a
+  300 ms planner), each arrival and each expiry is one of two or three chunks entering or leaving
+  at once, and the blend steps by a third of the chunks' disagreement in one tick. The fade spreads
+  that step over `fade_s`.
 - ``latest``: the newest covering chunk (largest t0) alone. Its stale prefix — the actions for times
   that passed while it was being planned and delivered — is skipped by construction, since only the
   time t is looked up. With `execute_s` > 0 a chunk, once taken, is followed for that long (or until
@@ -39,6 +45,8 @@ from typing import Any
 
 import numpy as np
 
+from robot_stack.motion import smoothstep
+
 MODES = ("ensemble", "latest", "rtc")
 
 
@@ -58,6 +66,7 @@ class PlannedChunk:
     t0: float
     dt: float
     seq: int = 0
+    arrived: float = -math.inf  # when the executor got it (its fade-in starts there)
 
     @property
     def t_end(self) -> float:
@@ -119,6 +128,7 @@ class TemporalEnsembler:
         action_dim: int | None = None,
         max_chunks: int = 128,
         execute_s: float = 0.0,
+        fade_s: float = 0.0,
     ):
         if mode not in MODES:
             raise ValueError(f"ensembling mode {mode!r} is not one of {', '.join(MODES)}")
@@ -128,6 +138,11 @@ class TemporalEnsembler:
             raise ValueError(f"execute_s must be a time of 0 s or more, not {execute_s!r}")
         if execute_s > 0 and mode != "latest":
             raise ValueError(f"execute_s applies to the latest mode, not {mode}")
+        if not (math.isfinite(fade_s) and fade_s >= 0):
+            raise ValueError(f"fade_s must be a time of 0 s or more, not {fade_s!r}")
+        if fade_s > 0 and mode != "ensemble":
+            raise ValueError(f"fade_s applies to the ensemble mode, not {mode}")
+        self.fade_s = float(fade_s)
         self.execute_s = float(execute_s)
         self._running: PlannedChunk | None = None  # latest mode: the chunk being executed, and since when
         self._running_since = 0.0
@@ -142,11 +157,14 @@ class TemporalEnsembler:
 
     # --- adding -------------------------------------------------------------------------------
 
-    def add(self, actions: Any, t0: float, dt: float, seq: int = 0) -> PlannedChunk:
-        """Hold a chunk: `actions` (k, A) for times t0 + i·dt. Raises `ChunkRejected` (and counts
-        it in `rejected`) when it is not usable; the chunks already held are untouched then."""
+    def add(
+        self, actions: Any, t0: float, dt: float, seq: int = 0, arrived: float | None = None
+    ) -> PlannedChunk:
+        """Hold a chunk: `actions` (k, A) for times t0 + i·dt, which reached the executor at `arrived`
+        (None: at t0). Raises `ChunkRejected` (and counts it in `rejected`) when it is not usable;
+        the chunks already held are untouched then."""
         try:
-            chunk = self._validated(actions, t0, dt, seq)
+            chunk = self._validated(actions, t0, dt, seq, t0 if arrived is None else arrived)
         except ChunkRejected as exc:
             self.rejected[exc.reason] = self.rejected.get(exc.reason, 0) + 1
             raise
@@ -162,14 +180,15 @@ class TemporalEnsembler:
         self.added += 1
         return chunk
 
-    def add_chunk(self, chunk: Any, seq: int | None = None) -> PlannedChunk:
+    def add_chunk(self, chunk: Any, seq: int | None = None, arrived: float | None = None) -> PlannedChunk:
         """Add anything with `actions`, `dt` and `t0` (wire `ChunkMessage`) or `t_obs` (`ActionChunk`)."""
         t0 = getattr(chunk, "t0", None)
         if t0 is None:
             t0 = chunk.t_obs
-        return self.add(chunk.actions, t0, chunk.dt, getattr(chunk, "seq", 0) if seq is None else seq)
+        seq = getattr(chunk, "seq", 0) if seq is None else seq
+        return self.add(chunk.actions, t0, chunk.dt, seq, arrived)
 
-    def _validated(self, actions: Any, t0: float, dt: float, seq: int) -> PlannedChunk:
+    def _validated(self, actions: Any, t0: float, dt: float, seq: int, arrived: float) -> PlannedChunk:
         try:
             array = np.array(actions, dtype=np.float32)  # a private copy: the sender may reuse its buffer
         except (TypeError, ValueError):
@@ -185,8 +204,10 @@ class TemporalEnsembler:
             raise ChunkRejected("dt", f"chunk dt {dt!r} is not a positive number")
         if not (isinstance(t0, int | float) and math.isfinite(t0)):
             raise ChunkRejected("t0", f"chunk t0 {t0!r} is not a finite time")
+        if not (isinstance(arrived, int | float) and not math.isnan(arrived)):
+            raise ChunkRejected("t0", f"chunk arrival time {arrived!r} is not a time")
         array.flags.writeable = False
-        return PlannedChunk(array, float(t0), float(dt), int(seq))
+        return PlannedChunk(array, float(t0), float(dt), int(seq), float(arrived))
 
     # --- reading -------------------------------------------------------------------------------
 
@@ -203,6 +224,10 @@ class TemporalEnsembler:
         ranks = np.array([(c.t0 - covering[0].t0) / self.tick_dt for c in covering])
         exponents = -self.m * ranks
         weights = np.exp(exponents - exponents.max())
+        if self.fade_s > 0:
+            faded = weights * [self._presence(c, t) for c in covering]
+            # every chunk at the very start or end of its fade: their plain weights, not nothing
+            weights = faded if faded.sum() > 1e-12 else weights
         weights /= weights.sum()
         # every chunk's interpolated action at t as one weighted sum of its two neighbouring rows
         lower, upper, fractions = [], [], []
@@ -224,6 +249,12 @@ class TemporalEnsembler:
             covering[-1].seq,
             tuple(float(w) for w in weights),
         )
+
+    def _presence(self, chunk: PlannedChunk, t: float) -> float:
+        """0 → 1 over `fade_s` from the chunk's arrival, 1 → 0 over the last `fade_s` it covers."""
+        fade_in = smoothstep((t - chunk.arrived) / self.fade_s)
+        fade_out = smoothstep((chunk.t_end + self.tolerance - t) / self.fade_s)
+        return fade_in * fade_out
 
     def action_at(self, t: float) -> np.ndarray | None:
         """The (A,) float32 command for time t, or None when nothing covers t."""

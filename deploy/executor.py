@@ -100,6 +100,7 @@ class Executor:
         mode: str = "ensemble",
         m: float = 0.01,
         execute_s: float = 0.0,
+        fade_s: float = 0.0,
         publisher: TelemetryPublisher | None = None,
         recorder: DeployRecorder | None = None,
         leaders: bool = True,
@@ -126,7 +127,7 @@ class Executor:
         self.loop = RateLoop(rig.control_rate_hz, self.clock, priority=rig.realtime_priority)
         self.dt = self.loop.dt
         self.mode, self.m = mode, m
-        self.ensembler = TemporalEnsembler(mode, m, tick_dt=self.dt, execute_s=execute_s)
+        self.ensembler = TemporalEnsembler(mode, m, tick_dt=self.dt, execute_s=execute_s, fade_s=fade_s)
         self.watchdog = Watchdog(rig.deploy.watchdog)
         self.cameras = dict(cameras or {})
         self.policy_cameras = list(policy_cameras if policy_cameras is not None else self.cameras)
@@ -383,7 +384,7 @@ class Executor:
                 self.chunks_stale += 1  # planned before a takeover, a park or a restart
                 continue
             try:
-                self.ensembler.add_chunk(chunk)
+                self.ensembler.add_chunk(chunk, arrived=arrival)
             except ChunkRejected as exc:
                 self._event(
                     arrival, "chunk_rejected", "error", f"chunk {chunk.seq} refused ({exc.reason}): {exc}"
@@ -646,6 +647,7 @@ class Executor:
             "mode": self.mode,
             "m": self.m,
             "execute_s": self.ensembler.execute_s,
+            "fade_s": self.ensembler.fade_s,
             "ticks": self._ticks,
             "rate_hz": self.loop.rate_hz,
             "period_ms": _percentiles(self._periods),

@@ -125,9 +125,11 @@ def test_a_network_planner_without_keys_is_refused(tmp_path, capsys):
     [
         (["--execute", "0.5"], "--execute applies to --mode latest, not ensemble"),
         (["--mode", "latest", "--execute", "-1"], "--execute -1.0 s is not a time of 0 s or more"),
+        (["--mode", "latest", "--fade", "0.1"], "--fade applies to --mode ensemble, not latest"),
+        (["--fade", "nan"], "--fade nan s is not a time of 0 s or more"),
     ],
 )
-def test_an_execute_horizon_outside_latest_mode_is_refused(tmp_path, capsys, flags, message):
+def test_an_execute_horizon_or_fade_outside_its_mode_is_refused(tmp_path, capsys, flags, message):
     rig_path, _ = write_rig(tmp_path)
     args = ["--rig", str(rig_path), "deploy", "--checkpoint", str(tiny_checkpoint()), "--quiet", *flags]
     assert cli(args) == 1

@@ -276,3 +276,40 @@ def test_execute_horizon_is_checked():
         TemporalEnsembler("latest", execute_s=-1.0)
     with pytest.raises(ValueError, match="execute_s"):
         TemporalEnsembler("latest", execute_s=math.nan)
+
+
+def _commands_from_a_slow_planner(fade_s):
+    """A 300 ms planner: a 1 s chunk every 19 ticks, arriving 19 ticks after its capture, each 0.2 rad
+    from the one before (constant chunks, so every change of the blend is a chunk entering or
+    leaving); the executor's order per tick: take what arrived, sample, prune."""
+    ens = TemporalEnsembler("ensemble", m=0.01, tick_dt=TICK, fade_s=fade_s)
+    commands = []
+    for tick in range(8 * 19):
+        t = tick * TICK
+        if tick % 19 == 0:
+            k = tick // 19
+            ens.add(np.full((50, 2), 0.2 * k, np.float32), t0=t - 19 * TICK, dt=TICK, arrived=t)
+        commands.append(ens.action_at(t))
+        ens.prune(t)
+    return np.array(commands[19:])  # from the first arrival on
+
+
+def test_a_fade_spreads_a_chunks_arrival_and_expiry_over_several_ticks():
+    plain, faded = _commands_from_a_slow_planner(0.0), _commands_from_a_slow_planner(0.1)
+    # two or three chunks share a tick: without the fade each arrival or expiry moves the blend by
+    # a third or a half of 0.2 rad in one tick
+    plain_step, faded_step = (np.abs(np.diff(c, axis=0)).max() for c in (plain, faded))
+    assert plain_step > 0.06
+    assert faded_step < 0.5 * plain_step, (faded_step, plain_step)
+    # the same plans, followed as closely: the fade delays, it does not lose the newer plans
+    assert np.abs(faded[-1] - plain[-1]).max() < 0.05
+
+
+def test_a_fade_never_leaves_a_tick_without_a_command():
+    ens = TemporalEnsembler("ensemble", tick_dt=TICK, fade_s=0.1)
+    ens.add(np.ones((5, 2), np.float32), t0=0.0, dt=TICK, arrived=0.0)  # at its arrival its presence is 0
+    assert ens.action_at(0.0) == pytest.approx([1.0, 1.0])
+    with pytest.raises(ValueError, match="fade_s applies to the ensemble mode"):
+        TemporalEnsembler("latest", fade_s=0.1)
+    with pytest.raises(ValueError, match="fade_s must be"):
+        TemporalEnsembler("ensemble", fade_s=-1.0)

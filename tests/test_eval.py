@@ -280,6 +280,34 @@ def test_a_phase_moves_the_planning_pattern_against_the_scene(rig_file, tmp_path
         run_episode(policy, rig, "transfer_cube", 0, max_seconds=0.1, replan_every=5, phase_ticks=5)
 
 
+class LungingPolicy(WatchingPolicy):
+    """Asks every joint but the grippers to be 0.5 rad from the scripted plan at once."""
+
+    def predict(self, observation):
+        chunk = super().predict(observation)
+        lunge = np.where(np.arange(14) % 7 == 6, 0.0, 0.5).astype(np.float32)
+        return ActionChunk(chunk.actions + lunge, chunk.t_obs, chunk.dt)
+
+
+def test_a_step_limited_rollout_moves_no_joint_faster_than_the_runtime_would(rig_file, tmp_path):
+    from drivers.sim.rig import rig_with_ports_in
+
+    fastest, limited_ticks = {}, {}
+    for limit in (True, False):
+        rig = rig_with_ports_in(load_rig(rig_file), tmp_path / str(limit))
+        policy = LungingPolicy("transfer_cube", 0, rig, chunk=10)
+        result = run_episode(
+            policy, rig, "transfer_cube", 0, max_seconds=0.4, replan_every=1, step_limit=limit
+        )
+        states = np.array([state for _, state, _ in policy.seen])
+        arm_steps = np.abs(np.diff(states, axis=0))[:, np.arange(14) % 7 != 6]
+        fastest[limit], limited_ticks[limit] = arm_steps.max(), result.step_limited_ticks
+    assert limited_ticks[True] >= 10 and limited_ticks[False] is None  # 0.5 rad at 0.05 a tick
+    # the servos lag and catch up, so a reading can move more than one command step (0.11 rad
+    # measured against 0.6 without the limit)
+    assert fastest[True] < 0.3 * fastest[False], fastest
+
+
 def test_results_never_go_inside_a_checkpoint_folder(tmp_path):
     from robot_stack.app.commands.eval_cmd import default_out
 

@@ -79,6 +79,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "a whole ACT chunk of 50 at 50 Hz is 1.0)",
     )
     p.add_argument(
+        "--fade",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="--mode ensemble: fade each chunk in over S seconds after it arrives and out over its last S "
+        "(default 0; a slow planner's chunks otherwise step the blend at every arrival)",
+    )
+    p.add_argument(
         "--remote", metavar="ENDPOINT", help="a policy-server's tcp://HOST:PORT (default: plan here)"
     )
     p.add_argument(
@@ -147,6 +155,7 @@ def _run(args: argparse.Namespace) -> int:
         mode=args.mode,
         m=args.m,
         execute_s=args.execute,
+        fade_s=args.fade,
         remote=args.remote,
         keys_dir=args.keys,
         device=args.device,

@@ -32,6 +32,7 @@ import numpy as np
 from robot_stack.app.evaluation.cameras import LockstepCameras
 from robot_stack.app.evaluation.joint_map import joint_map_for
 from robot_stack.app.evaluation.video import RolloutVideo
+from robot_stack.motion import StepLimiter, step_sizes
 from robot_stack.rig.schema import RigSpec
 
 
@@ -50,6 +51,8 @@ class EpisodeResult:
     plan_ms_max: float
     wall_s: float
     video: str | None = None
+    step_limited_ticks: int | None = None  # with `step_limit`: ticks on which a joint was held back
+    step_limited_by_joint: dict | None = None  # "arm/joint": ticks on which that joint was held back
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -73,11 +76,16 @@ def run_episode(
     latency_ticks: int = 0,
     image_lag_ticks: int = 0,
     phase_ticks: int = 0,
+    step_limit: bool = False,
+    ensemble_fade_s: float = 0.0,
 ) -> EpisodeResult:
     """One lockstep episode. A plan every `replan_every` ticks from the observation `latency_ticks`
     old (its images `image_lag_ticks` older still); after the first plan (tick 0) the next comes at
     tick `phase_ticks` when that is between 1 and `replan_every` - 1, so the same planning pattern
-    can fall at another offset against the scene (real time's plans land at any offset)."""
+    can fall at another offset against the scene (real time's plans land at any offset). With
+    `step_limit` the commands pass through the deploy runtime's per-tick step limits
+    (`deploy.safety`), as they do on the robot; `ensemble_fade_s` is the runtime's `--fade` (a plan
+    arrives at its planning tick)."""
     if not 0 <= phase_ticks < max(1, replan_every):
         raise ValueError(f"phase_ticks {phase_ticks}: must be in [0, replan_every={replan_every})")
     from deploy.ensemble import TemporalEnsembler
@@ -109,8 +117,13 @@ def run_episode(
         try:
             policy.reset()
             chunk, chunk_start, planned_at, tick = None, 0, 0, 0
-            ensembler = None if ensemble_m is None else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt)
+            ensembler = (
+                None
+                if ensemble_m is None
+                else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt, fade_s=ensemble_fade_s)
+            )
             recent = deque(maxlen=latency_ticks + image_lag_ticks + 1)
+            limiter, held_back = None, np.zeros(sum(len(policy.spec.arms[n]) for n in followers), int)
             for tick in range(int(round(max_seconds / dt))):
                 t = sim.sim_time()
                 rendered = cameras.capture(t)
@@ -133,7 +146,7 @@ def run_episode(
                     chunk_start = tick - age  # action 0 is for the observation's tick
                     planned_at = tick if tick or not phase_ticks else phase_ticks - replan_every
                     if ensembler is not None:
-                        ensembler.add(chunk, t0=observation["t"], dt=dt)
+                        ensembler.add(chunk, t0=observation["t"], dt=dt, arrived=t)
                 elif needs_history:
                     policy.observe(observation)
                 blended = None if ensembler is None else ensembler.action_at(t)
@@ -141,6 +154,12 @@ def run_episode(
                     ensembler.prune(t)
                 # past the end of every chunk (--replan-every beyond the chunk) the last action holds
                 action = blended if blended is not None else chunk[min(tick - chunk_start, len(chunk) - 1)]
+                if step_limit:
+                    if limiter is None:  # from where the arms are, as the runtime's ramp-in starts
+                        sizes = [step_sizes(rig.arms[name], rig.deploy.safety) for name in followers]
+                        limiter = StepLimiter(np.concatenate(sizes), state)
+                    wanted, action = action, limiter(action)
+                    held_back += np.abs(action - wanted) > 1e-9
                 for name in followers:
                     arms[name].write_goal(joints.raw(name, action[slices[name]]))
                 if video is not None and rendered:
@@ -177,4 +196,14 @@ def run_episode(
         plan_ms_max=float(plan_ms.max()),
         wall_s=time.perf_counter() - wall0,
         video=str(video.written) if video is not None and video.frames else None,
+        step_limited_ticks=None if limiter is None else limiter.limited_ticks,
+        step_limited_by_joint=None
+        if limiter is None
+        else {
+            f"{name}/{joint}": int(n)
+            for (name, joint), n in zip(
+                [(name, j) for name in followers for j in policy.spec.arms[name]], held_back, strict=True
+            )
+            if n
+        },
     )
