@@ -748,6 +748,12 @@ def main() -> None:
 
             if not Policy.load(checkpoint).supports_prefix:
                 modes.remove("rtc")  # real-time chunking needs a diffusion or flow policy
+        # lockstep planned as real time plans: at these offsets, through these limits, with this fade
+        lockstep_options = {
+            "phases": args.lockstep_phases,
+            "step_limit": args.lockstep_step_limit,
+            "fade_s": args.fade_ms / 1000,
+        }
         if args.lockstep_pattern:
             if checkpoint is None:
                 parser.error("--lockstep-pattern needs --checkpoint")
@@ -761,15 +767,7 @@ def main() -> None:
                 "policy": f"checkpoint {checkpoint}",
                 "seeds": seeds,
                 "lockstep_pattern": lockstep_pattern(
-                    sub("pattern"),
-                    seeds,
-                    checkpoint,
-                    camera_size,
-                    replan,
-                    latency,
-                    args.lockstep_phases,
-                    step_limit=args.lockstep_step_limit,
-                    fade_s=args.fade_ms / 1000,
+                    sub("pattern"), seeds, checkpoint, camera_size, replan, latency, **lockstep_options
                 ),
             }
             _common.write(result, args.out)
@@ -798,13 +796,7 @@ def main() -> None:
                 case = realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 if args.matched_lockstep and checkpoint is not None and mode == "ensemble":
                     case["lockstep_matched"] = matched_lockstep(
-                        sub(f"ls_{int(latency * 1000)}"),
-                        rows,
-                        checkpoint,
-                        camera_size,
-                        args.lockstep_phases,
-                        step_limit=args.lockstep_step_limit,
-                        fade_s=args.fade_ms / 1000,
+                        sub(f"ls_{int(latency * 1000)}"), rows, checkpoint, camera_size, **lockstep_options
                     )
                 result["success"]["realtime"] = realtime
                 save()
