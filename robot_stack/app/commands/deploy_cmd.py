@@ -26,6 +26,7 @@ examples:
   robot-stack deploy --checkpoint runs/act --mode latest --execute 0.5
                                                              run each chunk 0.5 s, then take the newest
   robot-stack deploy --checkpoint runs/act --m 0.05          ensembling weight rate (ACT's is 0.01)
+  robot-stack deploy --checkpoint runs/act --fade 0.1        fade each chunk in and out over 0.1 s
   robot-stack deploy --checkpoint runs/act --record-to fixes.zarr   record runs and interventions (HG-DAgger)
   robot-stack deploy --checkpoint runs/act --wait            hold still until `robot-stack ctl start`
   robot-stack deploy --remote tcp://gpu-host:5555 --keys ~/.robot_stack/keys
