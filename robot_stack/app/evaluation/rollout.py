@@ -98,6 +98,7 @@ def run_episode(
     for name in followers:
         slices[name] = slice(start, start + len(policy.spec.arms[name]))
         start += len(policy.spec.arms[name])
+    joint_names = [f"{name}/{joint}" for name in followers for joint in policy.spec.arms[name]]
     camera_specs = {name: rig.cameras[name] for name in policy.spec.cameras}
     needs_history = policy.n_obs_steps > 1
     wall0 = time.perf_counter()
@@ -123,7 +124,7 @@ def run_episode(
                 else TemporalEnsembler("ensemble", ensemble_m, tick_dt=dt, fade_s=ensemble_fade_s)
             )
             recent = deque(maxlen=latency_ticks + image_lag_ticks + 1)
-            limiter, held_back = None, np.zeros(sum(len(policy.spec.arms[n]) for n in followers), int)
+            limiter, held_back = None, np.zeros(len(joint_names), int)
             for tick in range(int(round(max_seconds / dt))):
                 t = sim.sim_time()
                 rendered = cameras.capture(t)
@@ -199,11 +200,5 @@ def run_episode(
         step_limited_ticks=None if limiter is None else limiter.limited_ticks,
         step_limited_by_joint=None
         if limiter is None
-        else {
-            f"{name}/{joint}": int(n)
-            for (name, joint), n in zip(
-                [(name, j) for name in followers for j in policy.spec.arms[name]], held_back, strict=True
-            )
-            if n
-        },
+        else {name: int(n) for name, n in zip(joint_names, held_back, strict=True) if n},
     )
