@@ -126,8 +126,29 @@ class TickReader:
             "(`robot-stack motors reboot`) before starting again",
         )
 
-    def is_late(self, name: str) -> bool:
-        return name in self._late_since
+    def still_working(self, names: list[str], broken: str | None = None) -> list[str]:
+        """After the loop has stopped: the arms among `names` whose bus still works (to park them).
+        `broken` is the arm a fault named. An arm only a tick late when another bus failed gets the
+        silence bound to answer: on a loaded machine it does, and it must not be left unparked."""
+        working = []
+        for name in names:
+            io = self.arms[name].io
+            if name == broken or not io.is_running:
+                continue
+            if name in self._late_since and not self._answers(name, 4 * self.bus_deadline_s):
+                continue
+            working.append(name)
+        return working
+
+    def _answers(self, name: str, timeout_s: float) -> bool:
+        io = self.arms[name].io
+        try:
+            reading = io.wait(io.request_read(), timeout=timeout_s)
+        except (ArmIOError, TimeoutError, RuntimeError):
+            return False
+        self.readings[name] = reading
+        self._late_since.pop(name, None)
+        return True
 
     def diagnose(self, fault: BusFault) -> BusFault:
         """The loop has stopped; give the bus its retries to say which motor went quiet."""

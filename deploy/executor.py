@@ -577,7 +577,7 @@ class Executor:
         self.phase = "fault"
         self.fault = message
         self._event(t, "fault", "error", f"stopped: {message}")
-        self._park_what_works()
+        self._park_what_works(broken=fault.arm if isinstance(fault, BusFault) else None)
         if isinstance(fault, BusFault):
             fault = self.reader.diagnose(fault)
             if fault.message != message:
@@ -589,11 +589,13 @@ class Executor:
             return BusFault(f"deploy stopped: {fault.message}", fault.hint, arm=fault.arm)
         return fault
 
-    def _park_what_works(self) -> None:
-        """After a fault: the followers whose bus still works go to rest slowly; then the torque policy."""
+    def _park_what_works(self, broken: str | None) -> None:
+        """After a fault: the followers whose bus still works go to rest slowly; then the torque policy.
+        `broken` is the arm whose bus failed, if the fault names one."""
         if self.command is None or self.rest is None:
             return
-        healthy = [a for a in self.followers if a.io.is_running and not self.reader.is_late(a.name)]
+        working = self.reader.still_working([a.name for a in self.followers], broken)
+        healthy = [a for a in self.followers if a.name in working]
         if not healthy:
             return
         self._event(self.clock.now(), "park", "info", f"parking {', '.join(a.name for a in healthy)}")

@@ -274,7 +274,7 @@ class TeleopLoop:
                 except Exception as exc:  # noqa: BLE001 — the followers park whatever happened
                     self.event("error", f"before parking: {exc}")
             if park:
-                self.park()
+                self.park(broken=fault.arm if fault is not None else None)
             self.status.phase = "stopped"
         if fault is not None:
             fault = self.reader.diagnose(fault)  # after parking: the bus's retries name the motor
@@ -283,11 +283,11 @@ class TeleopLoop:
             raise TeleopFault(self.status.fault, hint=fault.hint)
         return self.loop.stats()
 
-    def park(self) -> None:
-        """Move every follower whose bus still works to its rest pose, slowly; then the torque policy."""
-        healthy = [
-            s for s in self.pairs if s.follower.io.is_running and not self.reader.is_late(s.follower.name)
-        ]
+    def park(self, broken: str | None = None) -> None:
+        """Move every follower whose bus still works to its rest pose, slowly; then the torque policy.
+        `broken`: the arm whose bus failed, if a fault named one."""
+        working = self.reader.still_working([s.follower.name for s in self.pairs], broken)
+        healthy = [s for s in self.pairs if s.follower.name in working]
         if not healthy:
             return
         self.status.phase = "parking"
