@@ -176,14 +176,21 @@ def _diffusion(policy: PolicyKind, preset: str) -> PolicyConfig:
             train=_TEST_TRAIN,
         )
     if preset == "sim-cpu":
+        # The image and state settings ACT's runs measured on transfer_cube (see `_act`): the middle
+        # quarter of the top camera, no random crop, the idle start trimmed, noisy state; three stages,
+        # so the spatial softmax places its keypoints on a 6×8 grid rather than 3×4.
         return PolicyConfig(
             policy=policy,
             preset=preset,
-            backbone=BackboneConfig(width=32, norm="group", share=True),
+            backbone=BackboneConfig(width=32, norm="group", share=True, stages=3),
             data=DataConfig(
                 image_size=(96, 128),
-                crop_ratio=0.9,
+                crop_ratio=1.0,
+                color_jitter=0.0,
                 cameras=["cam_high"],
+                regions={"cam_high": (0.25, 0.25, 0.5, 0.5)},
+                state_noise=0.1,  # min-max units are about twice ACT's standard deviations
+                trim_idle_start=True,
                 stride=_DP_STRIDE,
                 normalization="minmax",
             ),
