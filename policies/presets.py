@@ -33,6 +33,11 @@ POLICIES: tuple[PolicyKind, ...] = ("act", "diffusion", "flow")
 # makes a 16-step horizon cover 1.6 s rather than 0.32 s.
 _DP_STRIDE = 5
 
+# The middle of the top camera's view (top, left, height, width), where the cube lies and the hands
+# meet: twice the pixels per centimetre of the whole frame at the same cost (the 4 cm cube: 2 → 4
+# pixels across at 96×128). Both methods' `sim-cpu` presets read it.
+_TOP_CAMERA_MIDDLE = (0.25, 0.25, 0.5, 0.5)
+
 _TEST_TRAIN = TrainConfig(
     steps=30,
     batch_size=4,
@@ -85,9 +90,7 @@ def _act(preset: str) -> PolicyConfig:
                 crop_ratio=1.0,
                 color_jitter=0.0,
                 cameras=["cam_high"],
-                # the middle of the view, where the cube lies and the hands meet: twice the pixels per
-                # centimetre of the whole frame at the same cost (the 4 cm cube: 2 → 4 pixels across)
-                regions={"cam_high": (0.25, 0.25, 0.5, 0.5)},
+                regions={"cam_high": _TOP_CAMERA_MIDDLE},
                 # the policy must read the cameras, not identify the demonstration by its joint path
                 state_noise=0.2,
                 trim_idle_start=True,
@@ -188,7 +191,7 @@ def _diffusion(policy: PolicyKind, preset: str) -> PolicyConfig:
                 crop_ratio=1.0,
                 color_jitter=0.0,
                 cameras=["cam_high"],
-                regions={"cam_high": (0.25, 0.25, 0.5, 0.5)},
+                regions={"cam_high": _TOP_CAMERA_MIDDLE},
                 state_noise=0.1,  # min-max units are about twice ACT's standard deviations
                 trim_idle_start=True,
                 stride=_DP_STRIDE,
