@@ -112,6 +112,23 @@ def test_steady_demonstrations_succeed(scenes):
     assert result.success, (result.status, result.strategy)
 
 
+def test_offsets_reach_the_followers_and_see_the_takes_operator(scenes):
+    # how bench/demo_noise.py injects record --noise into a lockstep take
+    seen = {}
+
+    def offsets_for(operator):
+        seen["operator"] = operator
+        return lambda side, t: np.r_[0.05 if side == "left" else 0.0, np.zeros(6)]
+
+    run_scripted_episode("insertion", 0, scene=scenes["insertion"], style="steady", offsets_for=offsets_for)
+    operator = seen["operator"]
+    assert operator.seed == 0 and operator.steady_spans
+    # the operator holds still at the end, so the last targets are its final pose plus the offsets
+    for side, waist in (("left", 0.05), ("right", 0.0)):
+        expected = operator.target(side, operator.duration)[:6] + np.r_[waist, np.zeros(5)]
+        assert np.allclose(scenes["insertion"].follower_targets(side)[:6], expected, atol=1e-9)
+
+
 def test_operator_rejects_an_unknown_style():
     with pytest.raises(RobotStackError, match="operator style"):
         ScriptedOperator("transfer_cube", 0, style="robotic")

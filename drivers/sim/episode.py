@@ -1,10 +1,12 @@
 """Run one scripted episode on a scene in lockstep: the operator's leader targets straight into the
 follower targets at the control rate, optionally late and quantised the way the real path
-(leader servos → teleop → follower servos) makes them."""
+(leader servos → teleop → follower servos) makes them, and optionally offset the way
+`record --noise` offsets the followers."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,8 +47,12 @@ def run_scripted_episode(
     gripper_quantum: float = 0.0,
     scene: SimScene | None = None,
     style: str = "human",
+    offsets_for: Callable[[ScriptedOperator], Callable[[str, float], np.ndarray]] | None = None,
 ) -> EpisodeResult:
+    """`offsets_for(operator)` gives, for this take, a function (arm side, time) → 7 offsets added to
+    that arm's follower target at that time (it may read the operator's steady spans)."""
     operator = ScriptedOperator(task, seed, model=None if scene is None else scene.model, style=style)
+    offsets = offsets_for(operator) if offsets_for is not None else None
     if scene is None:
         scene = SimScene(task, seed)
     else:
@@ -61,6 +67,8 @@ def run_scripted_episode(
         t = clock.now()
         for side in ARM_SIDES:
             target = operator.target(side, t - delays.get(side, 0.0))
+            if offsets is not None:
+                target = target + offsets(side, t)
             scene.set_follower_targets(side, quantise(target, joint_quantum_rad, gripper_quantum))
         tick += 1
         started = time.perf_counter()
