@@ -70,12 +70,13 @@ CHECKPOINT_CAMERA_SIZE = (
 )  # the camera as recorded for bench/success.py's training (resized by the policy)
 
 
-def make_rig(folder: Path, size=(96, 128)):
+def make_rig(folder: Path, size=(96, 128), task: str = TASK):
     from drivers.sim.rig import rig_with_ports_in
     from robot_stack.rig import RigSpec, load_rig
 
     data = load_rig(REPO / "hardware.yaml").model_dump(mode="json")
     data["cameras"] = {"cam_high": {**data["cameras"]["cam_high"], "height": size[0], "width": size[1]}}
+    data["sim"]["task"] = task
     data["deploy"].update(
         command_endpoint=f"ipc://{folder}/cmd.sock",
         telemetry_endpoint=f"ipc://{folder}/tel.sock",
@@ -397,6 +398,7 @@ def lockstep_cases(
     phase_ticks: int = 0,
     step_limit: bool = False,
     fade_s: float = 0.0,
+    task: str = TASK,
 ) -> list[dict]:
     """One lockstep episode per seed; a trained policy plans every `replan_every` ticks from the
     observation `latency_ticks` old (1, 0: every tick from the current one, as ACT was evaluated),
@@ -407,11 +409,11 @@ def lockstep_cases(
     from policies import Policy
     from robot_stack.app.evaluation.rollout import default_replan_every, run_episode
 
-    rig = make_rig(folder, camera_size if checkpoint else (96, 128))
+    rig = make_rig(folder, camera_size if checkpoint else (96, 128), task)
     out = []
     for seed in seeds:
         if checkpoint is None:
-            policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=0.0)
+            policy = ScriptedReplayPolicy(rig, task, seed, time_origin=0.0)
             limit_s = policy.duration + 3.0
         else:
             policy, limit_s = Policy.load(checkpoint), CHECKPOINT_EPISODE_S
@@ -419,7 +421,7 @@ def lockstep_cases(
             result = run_episode(
                 policy,
                 rig_with_ports_in(rig, ports),
-                TASK,
+                task,
                 seed,
                 max_seconds=limit_s,
                 # a trained policy as `robot-stack eval --ensemble 0.01` runs it (the runtime's default
@@ -500,13 +502,14 @@ def realtime_cases(
     plan_interval_s: float = 0.0,
     ramp_in_s: float | None = None,
     fade_s: float = 0.0,
+    task: str = TASK,
 ) -> list[dict]:
     """One daemon per episode (a fault ends that episode only): sim reset, start, until success or
     the plan's duration + 3 s, stop (park)."""
     from deploy.daemon import DeployDaemon
     from deploy.scripted_policy import ScriptedReplayPolicy
 
-    rig = make_rig(folder, camera_size if checkpoint else (96, 128))
+    rig = make_rig(folder, camera_size if checkpoint else (96, 128), task)
     ramp = rig.deploy.safety.ramp_in_s if ramp_in_s is None else ramp_in_s
     out = []
     with sim_process(rig, folder) as sim:
@@ -526,7 +529,7 @@ def realtime_cases(
                 checkpoint=checkpoint,
             )
             if checkpoint is None:
-                policy = ScriptedReplayPolicy(rig, TASK, seed, time_origin=float("inf"), image_size=(96, 128))
+                policy = ScriptedReplayPolicy(rig, task, seed, time_origin=float("inf"), image_size=(96, 128))
                 limit_s = policy.duration + 3.0
             else:
                 policy, limit_s = None, CHECKPOINT_EPISODE_S
@@ -594,6 +597,8 @@ def rate(rows: list[dict]) -> dict:
 
 
 def main() -> None:
+    from drivers.sim.tasks import TASKS
+
     parser = _common.parser(__doc__)
     parser.add_argument(
         "--sections",
@@ -604,6 +609,13 @@ def main() -> None:
         "--checkpoint",
         type=Path,
         help="(3) with this trained checkpoint (its rig: cam_high) instead of the scripted replay policy",
+    )
+    parser.add_argument(
+        "--task",
+        default=TASK,
+        choices=sorted(TASKS),
+        help=f"(3) the simulated task the episodes run (default {TASK}); a checkpoint's must be the one it was "
+        "trained on",
     )
     parser.add_argument("--episodes", type=int, help="(3) episodes per case (default 5; quick 1)")
     parser.add_argument(
@@ -711,7 +723,7 @@ def main() -> None:
         parser.error(f"--modes: {args.modes!r}; choose from latest, ensemble, rtc")
     if args.execute and "latest" not in modes:
         parser.error("--execute applies to the latest mode; add it to --modes")
-    result: dict = {"task": TASK, "watchdog": WATCHDOG}
+    result: dict = {"task": args.task, "watchdog": WATCHDOG}
     with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
         tmp = Path(tmp)
 
@@ -750,6 +762,7 @@ def main() -> None:
                 modes.remove("rtc")  # real-time chunking needs a diffusion or flow policy
         # lockstep planned as real time plans: at these offsets, through these limits, with this fade
         lockstep_options = {
+            "task": args.task,
             "phases": args.lockstep_phases,
             "step_limit": args.lockstep_step_limit,
             "fade_s": args.fade_ms / 1000,
@@ -772,7 +785,11 @@ def main() -> None:
             }
             _common.write(result, args.out)
             return
-        lockstep = [] if args.no_lockstep else lockstep_cases(sub("lockstep"), seeds, checkpoint, camera_size)
+        lockstep = (
+            []
+            if args.no_lockstep
+            else lockstep_cases(sub("lockstep"), seeds, checkpoint, camera_size, task=args.task)
+        )
         result["success"] = {"lockstep": {**rate(lockstep), "per_episode": lockstep}}
         save()
         realtime = {}
@@ -792,6 +809,7 @@ def main() -> None:
                     plan_interval_s=args.plan_interval_ms / 1000,
                     ramp_in_s=args.ramp_in_s,
                     fade_s=args.fade_ms / 1000 if mode == "ensemble" else 0.0,
+                    task=args.task,
                 )
                 case = realtime[f"{label}/+{int(latency * 1000)}ms"] = {**rate(rows), "per_episode": rows}
                 if args.matched_lockstep and checkpoint is not None and mode == "ensemble":
