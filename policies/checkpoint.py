@@ -1,7 +1,8 @@
 """Checkpoints that load without unpickling code: tensors via `torch.load(weights_only=True)`, everything
 else as JSON.
 
-    <checkpoint>/policy.json      format, version, config, spec, normalisation stats, step, metrics
+    <checkpoint>/policy.json      format, version, config, spec, normalisation stats, step, metrics,
+                                  what it was trained on (task texts, episode count)
     <checkpoint>/weights.pt       state_dict of the network to deploy (the EMA copy where the method has one)
     <checkpoint>/train_state.pt   only in `last/`: live weights, EMA, optimiser, RNG, counters (for resume)
 
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -35,6 +36,7 @@ class Checkpoint:
     normalizer: Normalizer
     step: int
     metrics: dict
+    trained_on: dict = field(default_factory=dict)  # {"tasks": [...], "episodes": N}; {} if older
 
     def weights(self, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
         return _load_tensors(self.path / WEIGHTS, device)
@@ -54,6 +56,7 @@ def save_checkpoint(
     step: int,
     metrics: dict | None = None,
     train_state: dict | None = None,
+    trained_on: dict | None = None,
 ) -> Path:
     """Write a checkpoint folder atomically: it appears complete under `path` or not at all."""
     path = Path(path)
@@ -70,6 +73,7 @@ def save_checkpoint(
         "spec": spec.model_dump(mode="json"),
         "normalization": normalizer.to_json(),
         "metrics": metrics or {},
+        "trained_on": trained_on or {},
         "torch": torch.__version__,
     }
     torch.save({k: v.detach().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
@@ -130,7 +134,15 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         ) from None
     if not (path / WEIGHTS).exists():
         raise RobotStackError(f"{path} has no {WEIGHTS}", hint="the checkpoint is incomplete; use another")
-    return Checkpoint(path, config, spec, normalizer, int(meta.get("step", 0)), meta.get("metrics", {}))
+    return Checkpoint(
+        path,
+        config,
+        spec,
+        normalizer,
+        int(meta.get("step", 0)),
+        meta.get("metrics", {}),
+        meta.get("trained_on") or {},
+    )
 
 
 def _load_tensors(path: Path, device: str | torch.device):

@@ -2,7 +2,8 @@
 
 An episode is N control ticks of joint observations and actions plus, per camera, M frames and the
 tick → frame alignment the recorder computed (`frame_index`). Anything that offers this — the zarr
-episode store, synthetic test data — can be trained on.
+episode store, synthetic test data — can be trained on. An episode may also say what it demonstrates
+(`task`, the recorder's task text); checkpoints keep those texts, so an evaluation can check them.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class MemoryEpisode:
     action: np.ndarray
     frames: dict[str, np.ndarray]  # camera → (M, H, W, 3) uint8
     ticks: dict[str, np.ndarray]  # camera → (N,) frame index per tick
+    task: str | None = None
 
     @property
     def cameras(self) -> list[str]:
@@ -82,6 +84,10 @@ class EpisodeSet:
             raise RobotStackError("the dataset has no episodes", hint="record some with `robot-stack record`")
         if not self.cameras:
             self.cameras = list(self.episodes[0].cameras)
+
+    def tasks(self) -> list[str]:
+        """The task texts the episodes were recorded with (episodes without one say nothing)."""
+        return sorted({task for e in self.episodes if (task := getattr(e, "task", None))})
 
     @classmethod
     def from_rig(cls, rig: RigSpec, episodes: Sequence[Episode]) -> EpisodeSet:

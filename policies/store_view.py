@@ -21,6 +21,7 @@ class StoreEpisode:
     def __init__(self, episode: StoredEpisode):
         self.name = f"{episode.index:06d}"
         self.index = episode.index
+        self.task = episode.attrs.get("task")
         self.observation = np.asarray(episode.observation[:], dtype=np.float32)
         self.action = np.asarray(episode.action[:], dtype=np.float32)
         self.cameras = episode.cameras

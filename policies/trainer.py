@@ -68,6 +68,7 @@ class _Run:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed + env.rank)
         self.spec = spec_for(config, data)
+        self.trained_on = {"tasks": data.tasks(), "episodes": len(data.episodes)}
         train_ids, val_ids = split_episodes(len(data.episodes), config.data.val_fraction, cfg.seed)
         self.normalizer, state = self._start_or_resume(resume, [data.episodes[i] for i in train_ids])
 
@@ -246,6 +247,7 @@ class _Run:
                     weights=net.state_dict(),
                     step=self.step,
                     metrics={key: score},
+                    trained_on=self.trained_on,
                 )
         if log:
             log.write({"kind": "val", "step": self.step, key: score, "best": improved})
@@ -275,4 +277,5 @@ class _Run:
             step=self.step,
             metrics={"best": self.best},
             train_state=state,
+            trained_on=self.trained_on,
         )

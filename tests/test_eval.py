@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from policies import ActionChunk, make_config, train
+from policies.checkpoint import load_checkpoint
 from policies.spec import PolicySpec
 from policies.store_view import open_store
 from policies.synthetic import synthetic_set
@@ -86,11 +87,12 @@ def test_eval_writes_results_and_videos(runs, rig_file, capsys):
         assert len(list(video.glob("*.jpg"))) == 15
 
 
-def test_act_checkpoint_runs_an_episode(runs, rig_file):
+def test_act_checkpoint_runs_an_episode(runs, rig_file, capsys):
     out = runs / "eval_act"
     args = ["--checkpoint", str(runs / "act"), "--task", "insertion", "--episodes", "1"]
     args += ["--max-seconds", "0.3", "--videos", "0", "--out", str(out)]
     assert evaluate_cli(rig_file, *args) == 0
+    assert "trained on episodes of transfer_cube, not insertion" in capsys.readouterr().err
     results = json.loads((out / "results.json").read_text())
     assert results["replan_every_ticks"] == 8  # the test preset's ACT chunk
     assert results["per_episode"][0]["plans"] == 2 and not (out / "videos").exists()
@@ -104,6 +106,24 @@ def test_ensembled_eval_plans_every_tick(runs, rig_file):
     results = json.loads((out / "results.json").read_text())
     assert results["replan_every_ticks"] == 1 and results["ensemble_m"] == 0.01
     assert results["per_episode"][0]["plans"] == results["per_episode"][0]["ticks"] == 15
+
+
+def test_a_checkpoint_keeps_its_task_and_eval_defaults_to_it(runs, rig_file, capsys):
+    assert load_checkpoint(runs / "act").trained_on == {"tasks": ["transfer_cube"], "episodes": 2}
+    out = runs / "eval_default_task"
+    args = ["--checkpoint", str(runs / "act"), "--episodes", "1", "--max-seconds", "0.1"]
+    assert evaluate_cli(rig_file, *args, "--videos", "0", "--out", str(out)) == 0
+    assert json.loads((out / "results.json").read_text())["task"] == "transfer_cube"
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_eval_asks_for_the_task_when_the_checkpoint_names_none(tmp_path, capsys):
+    data = synthetic_set(episodes=2)  # episodes without a task text
+    train(make_config("act", "test", ["train.steps=1"]), data, tmp_path / "run", show_progress=False)
+    args = ["--checkpoint", str(tmp_path / "run"), "--episodes", "1", "--out", str(tmp_path / "e")]
+    assert cli(["--rig", str(REPO / "hardware.yaml"), "eval", *args]) == 1
+    err = capsys.readouterr().err
+    assert "which task to evaluate?" in err and "--task" in err and "Traceback" not in err
 
 
 def test_a_checkpoint_for_another_rig_is_refused(tmp_path, capsys):

@@ -15,6 +15,8 @@ EXAMPLES = """\
 examples:
   robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 50
         50 held-out seeds (1000-1049) of transfer_cube; results in runs/act/eval_transfer_cube/
+  robot-stack eval --checkpoint runs/act --episodes 50
+        the same on the task its training episodes were recorded for
   robot-stack eval --checkpoint runs/dp/last --task insertion --episodes 20 --seed-start 5000 --videos 5
         the last checkpoint, another seed range, five rollout videos (runs/dp/eval_insertion_last/)
   robot-stack eval --checkpoint runs/act --task transfer_cube --episodes 10 --replan-every 20
@@ -47,7 +49,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="run folder (uses best/) or checkpoint folder",
     )
-    p.add_argument("--task", required=True, help="transfer_cube, transfer_cube_rotated or insertion")
+    p.add_argument(
+        "--task",
+        help="transfer_cube, transfer_cube_rotated or insertion (default: the task the checkpoint's "
+        "episodes were recorded for, when that is one of these)",
+    )
     p.add_argument(
         "--episodes", required=True, type=int, metavar="N", help="number of episodes (one seed each)"
     )
@@ -129,6 +135,7 @@ def _run(args: argparse.Namespace) -> int:
 
         device = "cuda" if torch.cuda.is_available() else "cpu"
     rig = load_rig(args.rig)
+    args.task = task_to_evaluate(args.checkpoint, args.task, Console(stderr=True, highlight=False))
     settings = EvalSettings(
         task=args.task,
         episodes=args.episodes,
@@ -199,6 +206,30 @@ def _run(args: argparse.Namespace) -> int:
         f"  results: {out / 'results.json'}" + (f"\n  videos:  {out / 'videos'}" if args.videos else "")
     )
     return 0
+
+
+def task_to_evaluate(checkpoint: Path, asked: str | None, console: Console) -> str:
+    """`asked`, with a warning when the checkpoint was trained on other tasks' episodes; without one,
+    the checkpoint's own task if it is a simulated task."""
+    from drivers.sim.tasks import TASKS
+    from policies.checkpoint import load_checkpoint
+
+    trained = load_checkpoint(checkpoint).trained_on.get("tasks", [])
+    if asked is None:
+        if len(trained) != 1 or trained[0] not in TASKS:
+            said = f"episodes of {', '.join(trained)}" if trained else "episodes that name no task"
+            raise RobotStackError(
+                f"which task to evaluate? {checkpoint} was trained on {said}",
+                hint=f"say it with --task ({', '.join(sorted(TASKS))})",
+            )
+        return trained[0]
+    if trained and asked not in trained:
+        console.print(
+            f"[yellow]warning:[/] {checkpoint} was trained on episodes of {', '.join(trained)}, "
+            f"not {asked}: expect it to fail there",
+            soft_wrap=True,
+        )
+    return asked
 
 
 def default_out(checkpoint: Path, task: str) -> Path:

@@ -98,11 +98,13 @@ def _run(args: argparse.Namespace) -> int:
     )
     if main_process:
         best = "—" if result.best_loss is None else f"{result.best_loss:.4f}"
+        # eval takes the checkpoint's own task when its episodes name one simulated task
+        task_option = "" if len(data.tasks()) == 1 else " --task TASK"
         console.print(
             f"{result.stopped} at step {result.step}; best validation loss {best}\n"
             f"  checkpoints: {args.out / 'best'} (deploy / eval), {args.out / 'last'} (--resume)\n"
             f"  metrics:     {args.out / 'metrics.jsonl'}\n"
-            f"  next:        robot-stack eval --checkpoint {args.out} --task TASK --episodes 50"
+            f"  next:        robot-stack eval --checkpoint {args.out}{task_option} --episodes 50"
         )
     return 0
 
