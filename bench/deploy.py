@@ -597,7 +597,8 @@ def rate(rows: list[dict]) -> dict:
 
 
 def main() -> None:
-    from drivers.sim.tasks import TASKS
+    from drivers.sim.tasks import TASKS, single_task_named
+    from policies.checkpoint import load_checkpoint
 
     parser = _common.parser(__doc__)
     parser.add_argument(
@@ -612,10 +613,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--task",
-        default=TASK,
         choices=sorted(TASKS),
-        help=f"(3) the simulated task the episodes run (default {TASK}); a checkpoint's must be the one it was "
-        "trained on",
+        help=f"(3) the simulated task the episodes run (default: the checkpoint's own, else {TASK})",
     )
     parser.add_argument("--episodes", type=int, help="(3) episodes per case (default 5; quick 1)")
     parser.add_argument(
@@ -723,6 +722,9 @@ def main() -> None:
         parser.error(f"--modes: {args.modes!r}; choose from latest, ensemble, rtc")
     if args.execute and "latest" not in modes:
         parser.error("--execute applies to the latest mode; add it to --modes")
+    if args.task is None and args.checkpoint is not None:
+        args.task = single_task_named(load_checkpoint(args.checkpoint).trained_on.get("tasks", []))
+    args.task = args.task or TASK
     result: dict = {"task": args.task, "watchdog": WATCHDOG}
     with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
         tmp = Path(tmp)

@@ -19,3 +19,8 @@ def get_task(task: str | Task) -> Task:
             hint=f"use one of: {', '.join(sorted(TASKS))} (in hardware.yaml: sim.task)",
         )
     return TASKS[task]
+
+
+def single_task_named(texts: list[str]) -> str | None:
+    """The simulated task a set of episodes was recorded for, when their task texts name exactly one."""
+    return texts[0] if len(texts) == 1 and texts[0] in TASKS else None

@@ -211,18 +211,19 @@ def _run(args: argparse.Namespace) -> int:
 def task_to_evaluate(checkpoint: Path, asked: str | None, console: Console) -> str:
     """`asked`, with a warning when the checkpoint was trained on other tasks' episodes; without one,
     the checkpoint's own task if it is a simulated task."""
-    from drivers.sim.tasks import TASKS
+    from drivers.sim.tasks import TASKS, single_task_named
     from policies.checkpoint import load_checkpoint
 
     trained = load_checkpoint(checkpoint).trained_on.get("tasks", [])
     if asked is None:
-        if len(trained) != 1 or trained[0] not in TASKS:
+        own = single_task_named(trained)
+        if own is None:
             said = f"episodes of {', '.join(trained)}" if trained else "episodes that name no task"
             raise RobotStackError(
                 f"which task to evaluate? {checkpoint} was trained on {said}",
                 hint=f"say it with --task ({', '.join(sorted(TASKS))})",
             )
-        return trained[0]
+        return own
     if trained and asked not in trained:
         console.print(
             f"[yellow]warning:[/] {checkpoint} was trained on episodes of {', '.join(trained)}, "
