@@ -434,6 +434,7 @@ def lockstep_cases(
                 ensemble_fade_s=0.0 if checkpoint is None else fade_s,
             )
         row = {"seed": seed, "success": result.success, "success_s": result.success_time_s}
+        row.update(stage=result.stage, stages=result.stages)  # as real-time rows keep them
         if step_limit:
             row.update(
                 step_limited_ticks=result.step_limited_ticks, step_limited=result.step_limited_by_joint
@@ -614,7 +615,8 @@ def main() -> None:
     parser.add_argument(
         "--task",
         choices=sorted(TASKS),
-        help=f"(3) the simulated task the episodes run (default: the checkpoint's own, else {TASK})",
+        help=f"(3) the simulated task the episodes run (default: the checkpoint's own; {TASK} for the "
+        "scripted replay policy)",
     )
     parser.add_argument("--episodes", type=int, help="(3) episodes per case (default 5; quick 1)")
     parser.add_argument(
@@ -723,7 +725,10 @@ def main() -> None:
     if args.execute and "latest" not in modes:
         parser.error("--execute applies to the latest mode; add it to --modes")
     if args.task is None and args.checkpoint is not None:
-        args.task = single_task_named(load_checkpoint(args.checkpoint).trained_on.get("tasks", []))
+        trained = load_checkpoint(args.checkpoint).trained_on.get("tasks", [])
+        args.task = single_task_named(trained)
+        if args.task is None:  # an older checkpoint, or one trained on several tasks: no guessing
+            parser.error(f"--task: the checkpoint names {trained or 'no task'}; say which task to run")
     args.task = args.task or TASK
     result: dict = {"task": args.task, "watchdog": WATCHDOG}
     with tempfile.TemporaryDirectory(prefix="bench_deploy_") as tmp:
