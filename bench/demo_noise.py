@@ -36,8 +36,6 @@ QUICK = [(0.02, True)]
 
 def noise_for(sigma: float, spans: bool, seed: int):
     def offsets_for(operator):
-        if sigma == 0:
-            return lambda side, t: np.zeros(7)
         arm_joints = np.r_[np.ones(6), 0.0]  # as record: every follower joint but the gripper
         noise = JointNoise(
             dict.fromkeys(ARM_SIDES, arm_joints), sigma, TIME_CONSTANT_S, CONTROL_DT, seed=seed
@@ -53,7 +51,11 @@ def run(task: str, sigma: float, spans: bool, seeds: int, scene: SimScene) -> di
     failures = []
     for seed in range(seeds):
         r = run_scripted_episode(
-            task, seed, scene=scene, style="steady", offsets_for=noise_for(sigma, spans, seed)
+            task,
+            seed,
+            scene=scene,
+            style="steady",
+            offsets_for=noise_for(sigma, spans, seed) if sigma else None,
         )
         if not r.success:
             failures.append({"seed": seed, "stage": r.status.stage})

@@ -4,6 +4,7 @@
 - `sim-cpu`: sized for a 2-core CPU and about an hour of training on the simulated rig (one camera,
   reduced resolution and widths). Measured on transfer_cube (docs/policies.md, "Success rates"):
   ACT reaches 32–72 % in its hour; Diffusion Policy 0 % (it has not fitted its data in an hour).
+  On insertion ACT reaches 8–18 % (best and last checkpoint of one run).
 - `paper`: the published recipes (ACT: Zhao et al. 2023; Diffusion Policy CNN: Chi et al. 2023),
   trained from scratch because no pretrained backbone ships with the stack.
 """
